@@ -1,0 +1,1 @@
+//! #[repr(C)] structs shared with vigil's BPF programs (generated from bpf/include).

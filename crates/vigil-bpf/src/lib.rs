@@ -1,0 +1,1 @@
+//! vigil's BPF programs, their loader and the ring-buffer reader.

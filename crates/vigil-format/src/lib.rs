@@ -1,0 +1,1 @@
+//! Audit record model, audit text (raw/enriched) and JSON writers, log reader.

@@ -1,0 +1,1 @@
+//! The kernel audit netlink interface: status, rules, records.

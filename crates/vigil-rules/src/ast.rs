@@ -1,0 +1,216 @@
+//! The rule model: what a rules file (or a `vigil ctl` command line) means once parsed.
+//!
+//! Values follow the kernel's `struct audit_rule_data` semantics: every numeric comparison
+//! is done on `u32` (the kernel's `audit_comparator` takes `u32`), except vigil's `contid`
+//! which is a `u64`. `exit=-EPERM` is stored as the two's-complement `u32` of -1.
+
+use std::collections::BTreeSet;
+
+/// Where a rule came from, for diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Origin {
+    pub file: String,
+    /// 1-based line number.
+    pub line: u32,
+}
+
+/// Kernel filter lists (`AUDIT_FILTER_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FilterList {
+    User,
+    Task,
+    Exit,
+    Exclude,
+    Filesystem,
+    IoUring,
+}
+
+impl FilterList {
+    /// The kernel's number for this list (`AUDIT_FILTER_USER` = 0 ... `AUDIT_FILTER_URING_EXIT` = 7).
+    pub fn kernel_number(self) -> u32 {
+        match self {
+            FilterList::User => 0,
+            FilterList::Task => 1,
+            FilterList::Exit => 4,
+            FilterList::Exclude => 5,
+            FilterList::Filesystem => 6,
+            FilterList::IoUring => 7,
+        }
+    }
+}
+
+/// `always` or `never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Never,
+    Always,
+}
+
+/// Comparison operators, with the kernel's encodings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Gt,
+    Le,
+    Ge,
+    /// `&`: any of the bits set.
+    BitMask,
+    /// `&=`: all of the bits set.
+    BitTest,
+}
+
+impl Op {
+    /// `AUDIT_EQUAL` etc. from `linux/audit.h`.
+    pub fn kernel_number(self) -> u32 {
+        match self {
+            Op::BitMask => 0x0800_0000,
+            Op::Lt => 0x1000_0000,
+            Op::Gt => 0x2000_0000,
+            Op::Ne => 0x3000_0000,
+            Op::Eq => 0x4000_0000,
+            Op::BitTest => 0x4800_0000,
+            Op::Le => 0x5000_0000,
+            Op::Ge => 0x6000_0000,
+        }
+    }
+
+    /// The operator as auditctl writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Gt => ">",
+            Op::Le => "<=",
+            Op::Ge => ">=",
+            Op::BitMask => "&",
+            Op::BitTest => "&=",
+        }
+    }
+}
+
+/// Rule fields (`-F name=...`). Kernel numbers come from the field table (see `tables/`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Field {
+    Pid,
+    Uid,
+    Euid,
+    Suid,
+    Fsuid,
+    Gid,
+    Egid,
+    Sgid,
+    Fsgid,
+    /// `auid` / `loginuid`.
+    Auid,
+    Pers,
+    Arch,
+    MsgType,
+    SubjUser,
+    SubjRole,
+    SubjType,
+    SubjSen,
+    SubjClr,
+    Ppid,
+    ObjUser,
+    ObjRole,
+    ObjType,
+    ObjLevLow,
+    ObjLevHigh,
+    LoginuidSet,
+    SessionId,
+    FsType,
+    DevMajor,
+    DevMinor,
+    Inode,
+    Exit,
+    Success,
+    /// `path=` (a watch on one object).
+    Path,
+    Perm,
+    /// `dir=` (a watch on a subtree).
+    Dir,
+    FileType,
+    ObjUid,
+    ObjGid,
+    Exe,
+    SaddrFam,
+    /// `a0`..`a3`.
+    Arg(u8),
+    /// `key=` / `-k`.
+    Key,
+    /// vigil: audit container id of the task.
+    ContId,
+    /// vigil: the task's container or any container it is nested in.
+    ContIdTree,
+}
+
+/// A field's value as written in the rule, after name resolution.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Value {
+    /// Numbers, resolved names (users, groups, errno, arch, msgtype, filetype, perm bits).
+    Num(u64),
+    /// Strings: path, dir, exe, key, subj_*/obj_* labels.
+    Str(String),
+}
+
+/// One condition of a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Condition {
+    /// `-F field OP value`
+    Field { field: Field, op: Op, value: Value },
+    /// `-C left OP right` (only `=` and `!=` are valid).
+    Compare { left: Field, op: Op, right: Field },
+}
+
+/// Which syscalls (or io_uring opcodes) a rule names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Syscalls {
+    /// No `-S` on a list that takes one, or `-S all`: every syscall/opcode.
+    All,
+    /// The numbers named, in the rule's arch (or the io_uring opcode table).
+    Set(BTreeSet<u32>),
+}
+
+/// One rule as the kernel would hold it (a `-w` watch is an exit rule with path/dir + perm).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub list: FilterList,
+    pub action: Action,
+    pub syscalls: Syscalls,
+    /// In the order written (arch included); keys are kept in `keys`, not here.
+    pub conditions: Vec<Condition>,
+    /// `-k` keys, in order; the kernel joins them with 0x01.
+    pub keys: Vec<String>,
+    /// Set when the rule was written as `-w`, so it prints back as a watch.
+    pub is_watch: bool,
+    pub origin: Origin,
+}
+
+/// Non-rule settings a rules file can carry (`-e -b -f -r --backlog_wait_time ...`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Settings {
+    pub enabled: Option<u32>,
+    pub backlog_limit: Option<u32>,
+    pub failure: Option<u32>,
+    pub rate_limit: Option<u32>,
+    pub backlog_wait_time: Option<u32>,
+    pub loginuid_immutable: bool,
+}
+
+/// The state that results from applying a rules file: ordered rules plus settings.
+/// Rule order matters: within each list the first matching rule decides.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    pub settings: Settings,
+}
+
+impl RuleSet {
+    /// The rules of one list, in evaluation order.
+    pub fn list(&self, list: FilterList) -> impl Iterator<Item = &Rule> {
+        self.rules.iter().filter(move |r| r.list == list)
+    }
+}

@@ -1,0 +1,66 @@
+//! What a rule evaluator sees of one event. Both the reference evaluator and the compiled
+//! index take this; the daemon builds it from a kernel event, replay from a trace line.
+
+use crate::ast::FilterList;
+
+/// Identity of the task that caused the event (for io_uring: the ring owner).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskInput {
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub fsuid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub sgid: u32,
+    pub fsgid: u32,
+    /// Login uid; `u32::MAX` when unset.
+    pub auid: u32,
+    /// Session id; `u32::MAX` when unset.
+    pub sessionid: u32,
+    pub pers: u32,
+    /// Absolute path of the executable, when known.
+    pub exe: Option<Vec<u8>>,
+    /// Audit container ids: the task's own first, then each enclosing container outward.
+    /// Empty when the task is in no container.
+    pub contids: Vec<u64>,
+}
+
+/// One object (file) the event touched, as PATH records describe it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectInput {
+    /// Absolute, normalised path of the object, when known.
+    pub path: Option<Vec<u8>>,
+    pub inode: u64,
+    pub dev_major: u32,
+    pub dev_minor: u32,
+    /// `st_mode` (file type + permission bits).
+    pub mode: u32,
+    pub ouid: u32,
+    pub ogid: u32,
+    /// Filesystem magic (`statfs.f_type`).
+    pub fstype: u32,
+}
+
+/// One event as the filter sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventInput {
+    /// `Exit` for syscalls, `IoUring` for io_uring ops, `User`/`Exclude` for messages.
+    pub list: Option<FilterList>,
+    /// `AUDIT_ARCH_*` value (`0xc000003e` for x86_64); 0 for io_uring.
+    pub arch: u32,
+    /// Syscall number, or io_uring opcode.
+    pub nr: u32,
+    pub args: [u64; 4],
+    /// Return value (syscall return or io_uring cqe res).
+    pub exit: i64,
+    pub success: bool,
+    pub task: TaskInput,
+    pub objects: Vec<ObjectInput>,
+    /// Record type (for `user`/`exclude` lists).
+    pub msgtype: u32,
+    /// Socket address family, when the event has a SOCKADDR.
+    pub saddr_fam: Option<u32>,
+}

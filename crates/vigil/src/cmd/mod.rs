@@ -1,0 +1,27 @@
+//! Subcommands. Each module owns its clap arguments and its `run`.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+pub mod rules;
+
+/// vigil: Linux audit with an O(1) in-kernel rule index, io_uring auditing and container audit.
+#[derive(Debug, Parser)]
+#[command(name = "vigil", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse, check, list and compile auditctl rule files.
+    #[command(subcommand)]
+    Rules(rules::RulesCmd),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Rules(cmd) => rules::run(cmd),
+    }
+}
