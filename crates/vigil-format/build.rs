@@ -1,0 +1,185 @@
+//! Turns `data/record_types.txt` and `data/fields.txt` into Rust tables (text only, no codegen
+//! dependencies). One table serves the parser, the writers and `--help`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+fn main() {
+    println!("cargo:rerun-if-changed=data/record_types.txt");
+    println!("cargo:rerun-if-changed=data/fields.txt");
+    println!("cargo:rerun-if-changed=data/syscalls_x86_64.txt");
+    println!("cargo:rerun-if-changed=data/uring_ops.txt");
+    let out = std::env::var("OUT_DIR").expect("OUT_DIR");
+    let mut code = String::new();
+    gen_record_types(&mut code);
+    gen_fields(&mut code);
+    gen_names(
+        &mut code,
+        "data/syscalls_x86_64.txt",
+        "syscall_name_x86_64",
+        "syscall_number_x86_64",
+    );
+    gen_names(
+        &mut code,
+        "data/uring_ops.txt",
+        "uring_op_name",
+        "uring_op_number",
+    );
+    std::fs::write(Path::new(&out).join("tables.rs"), code).expect("write tables.rs");
+}
+
+fn data_lines(file: &str) -> Vec<(usize, Vec<String>)> {
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{file}: {e}"));
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|(i, l)| (i + 1, l.split_whitespace().map(str::to_string).collect()))
+        .collect()
+}
+
+fn const_name(name: &str) -> String {
+    name.to_ascii_uppercase().replace('-', "_")
+}
+
+fn gen_record_types(code: &mut String) {
+    let rows = data_lines("data/record_types.txt");
+    let mut seen_num = std::collections::HashSet::new();
+    let mut seen_name = std::collections::HashSet::new();
+    code.push_str("/// Every record type vigil knows, sorted by number.\npub static RECORD_TYPES: &[RecordTypeDef] = &[\n");
+    let mut prev = 0u32;
+    for (line, cols) in &rows {
+        assert!(
+            cols.len() == 3,
+            "data/record_types.txt:{line}: want 3 columns"
+        );
+        let num: u32 = cols[0]
+            .parse()
+            .unwrap_or_else(|_| panic!("data/record_types.txt:{line}: bad number"));
+        assert!(
+            num > prev,
+            "data/record_types.txt:{line}: numbers must increase"
+        );
+        prev = num;
+        assert!(
+            seen_num.insert(num) && seen_name.insert(cols[1].clone()),
+            "data/record_types.txt:{line}: duplicate"
+        );
+        let flags: Vec<&str> = if cols[2] == "-" {
+            vec![]
+        } else {
+            cols[2].split(',').collect()
+        };
+        for f in &flags {
+            assert!(
+                ["many", "aux", "vigil"].contains(f),
+                "data/record_types.txt:{line}: unknown flag {f}"
+            );
+        }
+        let _ = writeln!(
+            code,
+            "    RecordTypeDef {{ number: {num}, name: {:?}, many: {}, aux: {}, vigil: {} }},",
+            cols[1],
+            flags.contains(&"many"),
+            flags.contains(&"aux"),
+            flags.contains(&"vigil")
+        );
+    }
+    code.push_str("];\n\n/// Record type constants.\npub mod rt {\n    use super::RecordType;\n");
+    for (_, cols) in &rows {
+        let _ = writeln!(
+            code,
+            "    pub const {}: RecordType = RecordType({});",
+            const_name(&cols[1]),
+            cols[0]
+        );
+    }
+    code.push_str(
+        "}\n\nfn record_type_index(number: u32) -> Option<usize> {\n    match number {\n",
+    );
+    for (i, (_, cols)) in rows.iter().enumerate() {
+        let _ = writeln!(code, "        {} => Some({i}),", cols[0]);
+    }
+    code.push_str("        _ => None,\n    }\n}\n\nfn record_type_by_name_exact(name: &[u8]) -> Option<u32> {\n    match name {\n");
+    for (_, cols) in &rows {
+        let _ = writeln!(code, "        b{:?} => Some({}),", cols[1], cols[0]);
+    }
+    code.push_str("        _ => None,\n    }\n}\n\n");
+}
+
+fn gen_fields(code: &mut String) {
+    let rows = data_lines("data/fields.txt");
+    let encs = [
+        ("dec", "Dec"),
+        ("sdec", "SDec"),
+        ("hex", "Hex"),
+        ("cap", "Cap"),
+        ("oct", "Oct"),
+        ("dev", "Dev"),
+        ("str", "Str"),
+        ("hexbytes", "HexBytes"),
+        ("tok", "Tok"),
+        ("msg", "Msg"),
+    ];
+    let interps = [
+        ("-", "None"),
+        ("uid", "Uid"),
+        ("gid", "Gid"),
+        ("arch", "Arch"),
+        ("syscall", "Syscall"),
+        ("saddr", "Saddr"),
+        ("uring_op", "UringOp"),
+    ];
+    let mut seen = std::collections::HashSet::new();
+    code.push_str("/// Every field vigil knows, in table order ([`FieldId`] indexes it).\npub static FIELDS: &[FieldDef] = &[\n");
+    for (line, cols) in &rows {
+        assert!(cols.len() == 3, "data/fields.txt:{line}: want 3 columns");
+        assert!(
+            seen.insert(cols[0].clone()),
+            "data/fields.txt:{line}: duplicate field"
+        );
+        let enc = encs
+            .iter()
+            .find(|(k, _)| *k == cols[1])
+            .unwrap_or_else(|| panic!("data/fields.txt:{line}: unknown encoding {}", cols[1]))
+            .1;
+        let interp = interps
+            .iter()
+            .find(|(k, _)| *k == cols[2])
+            .unwrap_or_else(|| panic!("data/fields.txt:{line}: unknown interpretation {}", cols[2]))
+            .1;
+        // The uppercase name used for the interpreted value in ENRICHED text.
+        let upper = cols[0].to_ascii_uppercase();
+        let _ = writeln!(
+            code,
+            "    FieldDef {{ name: {:?}, upper: {upper:?}, encoding: Encoding::{enc}, interp: Interp::{interp} }},",
+            cols[0]
+        );
+    }
+    code.push_str("];\n\n/// Field constants.\npub mod f {\n    use super::FieldId;\n");
+    for (i, (_, cols)) in rows.iter().enumerate() {
+        let _ = writeln!(
+            code,
+            "    pub const {}: FieldId = FieldId({i});",
+            const_name(&cols[0])
+        );
+    }
+    code.push_str("}\n\nfn field_index(name: &[u8]) -> Option<u16> {\n    match name {\n");
+    for (i, (_, cols)) in rows.iter().enumerate() {
+        let _ = writeln!(code, "        b{:?} => Some({i}),", cols[0]);
+    }
+    code.push_str("        _ => None,\n    }\n}\n");
+}
+
+fn gen_names(code: &mut String, file: &str, by_num: &str, by_name: &str) {
+    let rows = data_lines(file);
+    let _ = writeln!(code, "\n/// Name for a number, from `{file}`.\npub fn {by_num}(n: u32) -> Option<&'static str> {{\n    match n {{");
+    for (line, cols) in &rows {
+        assert!(cols.len() == 2, "{file}:{line}: want 2 columns");
+        let _ = writeln!(code, "        {} => Some({:?}),", cols[0], cols[1]);
+    }
+    let _ = writeln!(code, "        _ => None,\n    }}\n}}\n\n/// Number for a name, from `{file}`.\npub fn {by_name}(name: &str) -> Option<u32> {{\n    match name {{");
+    for (_, cols) in &rows {
+        let _ = writeln!(code, "        {:?} => Some({}),", cols[1], cols[0]);
+    }
+    code.push_str("        _ => None,\n    }\n}\n");
+}

@@ -1,0 +1,270 @@
+//! Name resolution for ENRICHED text and JSON: users and groups (through libc, cached),
+//! architectures, syscalls, io_uring ops and socket addresses.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use crate::tables;
+
+/// Turns ids into names. Implementations cache: writers call these for every uid field.
+pub trait Resolver {
+    /// User name of `uid`, `None` when there is none.
+    fn user(&mut self, uid: u32) -> Option<&str>;
+    /// Group name of `gid`, `None` when there is none.
+    fn group(&mut self, gid: u32) -> Option<&str>;
+    /// Syscall name for an `AUDIT_ARCH_*` value and number.
+    fn syscall(&self, arch: u32, nr: u32) -> Option<&'static str> {
+        syscall_name(arch, nr)
+    }
+    /// io_uring op name.
+    fn uring_op(&self, op: u32) -> Option<&'static str> {
+        tables::uring_op_name(op)
+    }
+}
+
+/// Resolves nothing (ids print as `unknown(N)`): deterministic output for tests.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoResolver;
+
+impl Resolver for NoResolver {
+    fn user(&mut self, _uid: u32) -> Option<&str> {
+        None
+    }
+    fn group(&mut self, _gid: u32) -> Option<&str> {
+        None
+    }
+}
+
+/// A fixed table of names (tests, replay with a recorded passwd).
+#[derive(Debug, Default, Clone)]
+pub struct MapResolver {
+    pub users: HashMap<u32, String>,
+    pub groups: HashMap<u32, String>,
+}
+
+impl Resolver for MapResolver {
+    fn user(&mut self, uid: u32) -> Option<&str> {
+        self.users.get(&uid).map(String::as_str)
+    }
+    fn group(&mut self, gid: u32) -> Option<&str> {
+        self.groups.get(&gid).map(String::as_str)
+    }
+}
+
+/// The system's passwd/group databases via `getpwuid_r`/`getgrgid_r`, cached until
+/// [`SystemResolver::clear`] (call it on reload: names can change).
+#[derive(Debug, Default)]
+pub struct SystemResolver {
+    users: HashMap<u32, Option<String>>,
+    groups: HashMap<u32, Option<String>>,
+}
+
+impl SystemResolver {
+    pub fn new() -> SystemResolver {
+        SystemResolver::default()
+    }
+
+    pub fn clear(&mut self) {
+        self.users.clear();
+        self.groups.clear();
+    }
+}
+
+fn lookup_user(uid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: all-zero is a valid passwd (null pointers, zero ids); it is only read after
+    // getpwuid_r reports success, when its pointers point into `buf`.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    loop {
+        // SAFETY: every pointer is valid for the length passed; getpwuid_r writes only there.
+        let rc = unsafe {
+            libc::getpwuid_r(
+                uid,
+                &raw mut pw,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &raw mut result,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || result.is_null() || pw.pw_name.is_null() {
+            return None;
+        }
+        // SAFETY: on success pw_name is a NUL-terminated string inside `buf`.
+        let name = unsafe { std::ffi::CStr::from_ptr(pw.pw_name) };
+        return Some(name.to_string_lossy().into_owned());
+    }
+}
+
+fn lookup_group(gid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: as in lookup_user.
+    let mut gr: libc::group = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::group = std::ptr::null_mut();
+    loop {
+        // SAFETY: every pointer is valid for the length passed; getgrgid_r writes only there.
+        let rc = unsafe {
+            libc::getgrgid_r(
+                gid,
+                &raw mut gr,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &raw mut result,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || result.is_null() || gr.gr_name.is_null() {
+            return None;
+        }
+        // SAFETY: on success gr_name is a NUL-terminated string inside `buf`.
+        let name = unsafe { std::ffi::CStr::from_ptr(gr.gr_name) };
+        return Some(name.to_string_lossy().into_owned());
+    }
+}
+
+impl Resolver for SystemResolver {
+    fn user(&mut self, uid: u32) -> Option<&str> {
+        self.users
+            .entry(uid)
+            .or_insert_with(|| lookup_user(uid))
+            .as_deref()
+    }
+    fn group(&mut self, gid: u32) -> Option<&str> {
+        self.groups
+            .entry(gid)
+            .or_insert_with(|| lookup_group(gid))
+            .as_deref()
+    }
+}
+
+/// `AUDIT_ARCH_X86_64`.
+pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+
+/// Name of an `AUDIT_ARCH_*` value as auditd prints it.
+pub fn arch_name(arch: u32) -> Option<&'static str> {
+    Some(match arch {
+        0xc000_003e => "x86_64",
+        0x4000_0003 => "i386",
+        0xc000_00b7 => "aarch64",
+        0x4000_0028 => "armeb",
+        0xc000_00f3 => "riscv64",
+        0x8000_0016 => "s390x",
+        0x8000_0015 => "ppc64",
+        0xc000_0015 => "ppc64le",
+        _ => return None,
+    })
+}
+
+/// Syscall name. Only x86_64 has a table here (vigil's supported arch).
+pub fn syscall_name(arch: u32, nr: u32) -> Option<&'static str> {
+    match arch {
+        AUDIT_ARCH_X86_64 => tables::syscall_name_x86_64(nr),
+        _ => None,
+    }
+}
+
+/// Interprets a raw `sockaddr` as auditd's ENRICHED `SADDR={ ... }` text.
+pub fn sockaddr_text(sa: &[u8]) -> String {
+    let mut s = String::from("{ ");
+    if sa.len() < 2 {
+        s.push_str("unknown-family }");
+        return s;
+    }
+    let fam = u16::from_ne_bytes([sa[0], sa[1]]);
+    match fam {
+        1 => {
+            let path = &sa[2..];
+            let abstract_ns = path.first() == Some(&0);
+            let p = if abstract_ns { &path[1..] } else { path };
+            let end = if abstract_ns {
+                p.len()
+            } else {
+                p.iter().position(|&b| b == 0).unwrap_or(p.len())
+            };
+            let _ = write!(
+                s,
+                "saddr_fam=local path={}{} ",
+                if abstract_ns { "@" } else { "" },
+                sanitize(&p[..end])
+            );
+        }
+        2 if sa.len() >= 8 => {
+            let port = u16::from_be_bytes([sa[2], sa[3]]);
+            let _ = write!(
+                s,
+                "saddr_fam=inet laddr={}.{}.{}.{} lport={port} ",
+                sa[4], sa[5], sa[6], sa[7]
+            );
+        }
+        10 if sa.len() >= 24 => {
+            let port = u16::from_be_bytes([sa[2], sa[3]]);
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&sa[8..24]);
+            let _ = write!(
+                s,
+                "saddr_fam=inet6 laddr={} lport={port} ",
+                std::net::Ipv6Addr::from(a)
+            );
+        }
+        16 if sa.len() >= 12 => {
+            let pid = u32::from_ne_bytes([sa[4], sa[5], sa[6], sa[7]]);
+            let _ = write!(s, "saddr_fam=netlink nlnk-fam=16 nlnk-pid={pid} ");
+        }
+        _ => {
+            let _ = write!(s, "saddr_fam={fam} ");
+        }
+    }
+    s.push('}');
+    s
+}
+
+/// Printable form of a name inside interpreted text: keeps 0x21-0x7e, replaces the rest.
+fn sanitize(b: &[u8]) -> String {
+    b.iter()
+        .map(|&c| {
+            if (0x21..=0x7e).contains(&c) {
+                c as char
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_resolves_and_tables_answer() {
+        let mut r = SystemResolver::new();
+        assert_eq!(r.user(0), Some("root"));
+        assert_eq!(r.group(0), Some("root"));
+        assert_eq!(r.user(3_999_999_999), None);
+        assert_eq!(syscall_name(AUDIT_ARCH_X86_64, 257), Some("openat"));
+        assert_eq!(syscall_name(AUDIT_ARCH_X86_64, 59), Some("execve"));
+        assert_eq!(tables::syscall_number_x86_64("openat"), Some(257));
+        assert_eq!(tables::uring_op_name(18), Some("openat"));
+        assert_eq!(arch_name(AUDIT_ARCH_X86_64), Some("x86_64"));
+    }
+
+    #[test]
+    fn sockaddr_interpretation() {
+        let v4 = [2u8, 0, 0, 80, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(
+            sockaddr_text(&v4),
+            "{ saddr_fam=inet laddr=127.0.0.1 lport=80 }"
+        );
+        let mut un = vec![1u8, 0];
+        un.extend_from_slice(b"/run/x.sock\0");
+        assert_eq!(sockaddr_text(&un), "{ saddr_fam=local path=/run/x.sock }");
+        assert_eq!(sockaddr_text(&[1]), "{ unknown-family }");
+    }
+}

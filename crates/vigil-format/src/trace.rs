@@ -1,0 +1,1 @@
+//! Replay traces (docs/replay-trace.md).
