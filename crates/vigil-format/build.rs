@@ -7,24 +7,10 @@ use std::path::Path;
 fn main() {
     println!("cargo:rerun-if-changed=data/record_types.txt");
     println!("cargo:rerun-if-changed=data/fields.txt");
-    println!("cargo:rerun-if-changed=data/syscalls_x86_64.txt");
-    println!("cargo:rerun-if-changed=data/uring_ops.txt");
     let out = std::env::var("OUT_DIR").expect("OUT_DIR");
     let mut code = String::new();
     gen_record_types(&mut code);
     gen_fields(&mut code);
-    gen_names(
-        &mut code,
-        "data/syscalls_x86_64.txt",
-        "syscall_name_x86_64",
-        "syscall_number_x86_64",
-    );
-    gen_names(
-        &mut code,
-        "data/uring_ops.txt",
-        "uring_op_name",
-        "uring_op_number",
-    );
     std::fs::write(Path::new(&out).join("tables.rs"), code).expect("write tables.rs");
 }
 
@@ -166,20 +152,6 @@ fn gen_fields(code: &mut String) {
     code.push_str("}\n\nfn field_index(name: &[u8]) -> Option<u16> {\n    match name {\n");
     for (i, (_, cols)) in rows.iter().enumerate() {
         let _ = writeln!(code, "        b{:?} => Some({i}),", cols[0]);
-    }
-    code.push_str("        _ => None,\n    }\n}\n");
-}
-
-fn gen_names(code: &mut String, file: &str, by_num: &str, by_name: &str) {
-    let rows = data_lines(file);
-    let _ = writeln!(code, "\n/// Name for a number, from `{file}`.\npub fn {by_num}(n: u32) -> Option<&'static str> {{\n    match n {{");
-    for (line, cols) in &rows {
-        assert!(cols.len() == 2, "{file}:{line}: want 2 columns");
-        let _ = writeln!(code, "        {} => Some({:?}),", cols[0], cols[1]);
-    }
-    let _ = writeln!(code, "        _ => None,\n    }}\n}}\n\n/// Number for a name, from `{file}`.\npub fn {by_name}(name: &str) -> Option<u32> {{\n    match name {{");
-    for (_, cols) in &rows {
-        let _ = writeln!(code, "        {:?} => Some({}),", cols[1], cols[0]);
     }
     code.push_str("        _ => None,\n    }\n}\n");
 }

@@ -1,10 +1,10 @@
 //! Name resolution for ENRICHED text and JSON: users and groups (through libc, cached),
-//! architectures, syscalls, io_uring ops and socket addresses.
+//! architectures, syscalls and io_uring ops (vigil-rules' tables), socket addresses.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::tables;
+use vigil_rules::tables;
 
 /// Turns ids into names. Implementations cache: writers call these for every uid field.
 pub trait Resolver {
@@ -145,29 +145,16 @@ impl Resolver for SystemResolver {
 }
 
 /// `AUDIT_ARCH_X86_64`.
-pub const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+pub const AUDIT_ARCH_X86_64: u32 = tables::AUDIT_ARCH_X86_64;
 
-/// Name of an `AUDIT_ARCH_*` value as auditd prints it.
+/// Name of an `AUDIT_ARCH_*` value as auditd prints it (`x86_64`).
 pub fn arch_name(arch: u32) -> Option<&'static str> {
-    Some(match arch {
-        0xc000_003e => "x86_64",
-        0x4000_0003 => "i386",
-        0xc000_00b7 => "aarch64",
-        0x4000_0028 => "armeb",
-        0xc000_00f3 => "riscv64",
-        0x8000_0016 => "s390x",
-        0x8000_0015 => "ppc64",
-        0xc000_0015 => "ppc64le",
-        _ => return None,
-    })
+    tables::machine_name(arch)
 }
 
-/// Syscall name. Only x86_64 has a table here (vigil's supported arch).
+/// Syscall name for an `AUDIT_ARCH_*` value and number.
 pub fn syscall_name(arch: u32, nr: u32) -> Option<&'static str> {
-    match arch {
-        AUDIT_ARCH_X86_64 => tables::syscall_name_x86_64(nr),
-        _ => None,
-    }
+    tables::syscall_name(arch, nr)
 }
 
 /// Interprets a raw `sockaddr` as auditd's ENRICHED `SADDR={ ... }` text.
@@ -250,7 +237,6 @@ mod tests {
         assert_eq!(r.user(3_999_999_999), None);
         assert_eq!(syscall_name(AUDIT_ARCH_X86_64, 257), Some("openat"));
         assert_eq!(syscall_name(AUDIT_ARCH_X86_64, 59), Some("execve"));
-        assert_eq!(tables::syscall_number_x86_64("openat"), Some(257));
         assert_eq!(tables::uring_op_name(18), Some("openat"));
         assert_eq!(arch_name(AUDIT_ARCH_X86_64), Some("x86_64"));
     }
