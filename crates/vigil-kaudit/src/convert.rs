@@ -147,6 +147,10 @@ fn encode_condition(c: &Condition) -> std::result::Result<RawField, String> {
             let n = field_number(*field)
                 .ok_or_else(|| format!("field {field:?} has no kernel audit equivalent"))?;
             let value = match (value, is_string_field(n)) {
+                // auditctl strips the slash of `-w dir/`; the kernel refuses it on a watch.
+                (Value::Str(s), true) if *field == Field::Path && s.len() > 1 => {
+                    RawValue::Str(s.trim_end_matches('/').as_bytes().to_vec())
+                }
                 (Value::Str(s), true) => RawValue::Str(s.as_bytes().to_vec()),
                 (Value::Num(v), false) => RawValue::Num(u32::try_from(*v).map_err(|_| {
                     format!("value {v} of field {field:?} does not fit the kernel's 32 bits")

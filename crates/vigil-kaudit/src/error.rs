@@ -14,7 +14,7 @@ pub enum Error {
         source: io::Error,
     },
     /// The kernel answered a request with `NLMSG_ERROR` and a negative errno.
-    #[error("kernel refused {request}: {} (errno {errno}){}", errno_text(*.errno), hint(*.errno))]
+    #[error("kernel refused {request}: {} (errno {errno}){}", errno_text(*.errno), hint(request, *.errno))]
     Kernel { request: &'static str, errno: i32 },
     /// A message from the kernel did not have the expected shape.
     #[error("malformed {what} from the kernel: {detail}")]
@@ -64,21 +64,29 @@ impl Error {
     }
 }
 
-fn errno_text(errno: i32) -> String {
-    io::Error::from_raw_os_error(errno).to_string()
+/// `strerror` text without std's " (os error N)" suffix (the message gives the number).
+pub(crate) fn errno_text(errno: i32) -> String {
+    let text = io::Error::from_raw_os_error(errno).to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    }
 }
 
 /// The usual causes, so that the message says what to do.
-fn hint(errno: i32) -> &'static str {
-    match errno {
-        libc::EPERM => {
+fn hint(request: &str, errno: i32) -> &'static str {
+    match (request, errno) {
+        (_, libc::EPERM) => {
             ": needs CAP_AUDIT_CONTROL (root), or the audit configuration is locked (enabled=2)"
         }
-        libc::EEXIST => {
-            ": an identical rule already exists, or another process is the audit daemon"
+        ("AUDIT_ADD_RULE", libc::EEXIST) => ": an identical rule is already loaded",
+        ("AUDIT_ADD_RULE", libc::ENOENT) => ": a directory named by dir= does not exist",
+        ("AUDIT_ADD_RULE", libc::EINVAL) => {
+            ": the kernel does not accept this field, operator or value on this list"
         }
-        libc::ENOENT => ": no such rule",
-        libc::ECONNREFUSED => ": kernel audit is not available",
+        ("AUDIT_DEL_RULE", libc::ENOENT) => ": no such rule is loaded",
+        ("AUDIT_SET", libc::EEXIST) => ": another process is the audit daemon",
+        ("AUDIT_SET", libc::EACCES) => ": only the registered audit daemon may unregister",
         _ => "",
     }
 }

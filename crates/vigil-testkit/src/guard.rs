@@ -17,8 +17,9 @@ pub struct KernelAuditGuard {
     status: AuditStatus,
     rules: Vec<RuleData>,
     features: Option<AuditFeatures>,
-    // Dropped last: the state is restored before the next test may start.
-    _lock: KernelLock,
+    // Dropped last: the state is restored before the next test may start. `None` only
+    // after `into_lock` took it.
+    lock: Option<KernelLock>,
 }
 
 impl KernelAuditGuard {
@@ -50,7 +51,7 @@ impl KernelAuditGuard {
             status,
             rules,
             features,
-            _lock: lock,
+            lock: Some(lock),
         }
     }
 
@@ -67,6 +68,17 @@ impl KernelAuditGuard {
     /// The rules at creation.
     pub fn saved_rules(&self) -> &[RuleData] {
         &self.rules
+    }
+
+    /// Restores the snapshot (panicking if it cannot) and hands back the kernel lock, still
+    /// held: for a test that must check the restored state before anyone else runs.
+    pub fn into_lock(mut self) -> KernelLock {
+        if let Err(e) = self.restore() {
+            panic!("KernelAuditGuard: could not restore kernel audit state: {e}");
+        }
+        self.lock
+            .take()
+            .expect("the lock is present until into_lock takes it")
     }
 
     /// Restores the snapshot now (drop does it again, harmlessly). Returns every problem
