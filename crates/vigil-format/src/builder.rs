@@ -11,10 +11,37 @@ pub const MAX_EXECVE_AUDIT_LEN: usize = 7500;
 /// Room the kernel keeps for the non-argument text of one argument (`abuf`).
 const EXECVE_ABUF: usize = 96;
 
-/// Builds the audit records of one event. `keys` are the matching rule's keys (joined with
-/// 0x01 in `key=`); an empty slice gives `key=(null)`.
+/// `io_uring_enter` on x86_64.
+pub const SYS_IO_URING_ENTER: u32 = 426;
+
+/// Choices the kernel's format leaves open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// For io_uring ops: also write a SYSCALL record (this syscall number, the op's result,
+    /// `args` as a0..a3, the owner's identity, the key) before URINGOP. Debian's ausearch 3.0.9
+    /// does not parse URINGOP ("Unparsed type:1336"), so an event made of URINGOP alone cannot
+    /// be selected with `-k`, `-p`, `-ui`, ...; with the SYSCALL record it can. `None` writes
+    /// URINGOP alone, as the kernel does for async ops.
+    pub uring_syscall: Option<u32>,
+}
+
+impl Default for BuildOptions {
+    fn default() -> BuildOptions {
+        BuildOptions {
+            uring_syscall: Some(SYS_IO_URING_ENTER),
+        }
+    }
+}
+
+/// Builds the audit records of one event with [`BuildOptions::default`]. `keys` are the
+/// matching rule's keys (joined with 0x01 in `key=`); an empty slice gives `key=(null)`.
 pub fn build_event(raw: &RawEvent, id: Identity, keys: &[Bytes]) -> Event {
-    let mut records = Vec::with_capacity(4 + raw.paths.len());
+    build_event_with(raw, id, keys, BuildOptions::default())
+}
+
+/// [`build_event`] with explicit options.
+pub fn build_event_with(raw: &RawEvent, id: Identity, keys: &[Bytes], opts: BuildOptions) -> Event {
+    let mut records = Vec::with_capacity(5 + raw.paths.len());
     let key = join_keys(keys);
     match raw.kind {
         RawKind::User => {
@@ -38,7 +65,19 @@ pub fn build_event(raw: &RawEvent, id: Identity, keys: &[Bytes]) -> Event {
             return Event { id, records };
         }
         RawKind::Syscall => records.push(syscall_record(raw, key)),
-        RawKind::Uring => records.push(uringop_record(raw, key)),
+        RawKind::Uring => {
+            if let Some(nr) = opts.uring_syscall {
+                let mut sys = syscall_record(raw, key.clone());
+                sys.fields[0].value = Value::Hex(u64::from(if raw.arch == 0 {
+                    crate::resolve::AUDIT_ARCH_X86_64
+                } else {
+                    raw.arch
+                }));
+                sys.fields[1].value = Value::Dec(nr.into());
+                records.push(sys);
+            }
+            records.push(uringop_record(raw, key));
+        }
     }
     if let Some(argv) = &raw.argv {
         records.extend(execve_records(argv));

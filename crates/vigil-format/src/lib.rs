@@ -22,7 +22,7 @@ pub mod tables;
 pub mod text;
 pub mod trace;
 
-pub use builder::{build_event, execve_records};
+pub use builder::{build_event, build_event_with, execve_records, BuildOptions};
 pub use error::Error;
 pub use model::{Event, Field, FieldName, Identity, Record, Value};
 pub use raw::{Bytes, RawEvent, RawKind, RawPath, RawTask};

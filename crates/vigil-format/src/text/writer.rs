@@ -7,7 +7,7 @@ use crate::escape::{
 };
 use crate::model::{Event, Field, FieldName, Identity, Record, Value};
 use crate::resolve::{arch_name, sockaddr_text, Resolver};
-use crate::tables::{f, Interp};
+use crate::tables::{f, rt, Interp};
 
 /// Longest line a reader accepts (auditd's `MAX_AUDIT_MESSAGE_LENGTH`), newline included.
 pub const MAX_LINE: usize = 8970;
@@ -131,6 +131,15 @@ impl<R: Resolver> TextWriter<R> {
             }
         }
         out.extend_from_slice(&self.stamp);
+        // The kernel starts EXECVE records after the first with " aN..." (two spaces).
+        if r.rtype == rt::EXECVE
+            && r.type_name.is_none()
+            && r.fields
+                .first()
+                .is_some_and(|fl| fl.name != FieldName::Known(f::ARGC))
+        {
+            out.push(b' ');
+        }
         for (i, fl) in r.fields.iter().enumerate() {
             if i > 0 {
                 out.push(b' ');
