@@ -215,6 +215,11 @@ pub fn decode_rule(raw: &RuleData) -> Result<Rule> {
                 }
             }
         }
+        // The kernel expands class bits when it stores a rule; a rule holding them did not
+        // come from the kernel and has no meaning in the model.
+        if let Some(&nr) = set.range(MAX_SYSCALL + 1..).next() {
+            return Err(err(format!("syscall class bit {nr} set")));
+        }
         Syscalls::Set(set)
     };
     let mut conditions = Vec::new();

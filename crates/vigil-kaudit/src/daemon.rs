@@ -1,10 +1,9 @@
 //! Being the audit daemon: the kernel unicasts every record to the registered socket.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::client::AuditClient;
-use crate::error::{Error, Result};
-use crate::netlink::{self, is_reply_type};
+use crate::error::Result;
 use crate::record::Record;
 use crate::status::StatusUpdate;
 
@@ -42,40 +41,11 @@ impl AuditDaemon {
     }
 
     /// The next record, waiting at most `timeout` (`None` waits forever). `Ok(None)` on
-    /// timeout; `Err(Error::Overrun)` when the kernel dropped records for lack of buffer
-    /// (reading may continue).
+    /// timeout; `Err(Error::Overrun)` when the kernel dropped records for lack of buffer,
+    /// `Err(Error::Malformed)` for a datagram that could not be split (reading may continue
+    /// after either).
     pub fn recv(&mut self, timeout: Option<Duration>) -> Result<Option<Record>> {
-        if let Some(r) = self.client().sock.take_pending() {
-            return Ok(Some(r));
-        }
-        let deadline = timeout.map(|t| Instant::now() + t);
-        loop {
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let dgram = match self.client().sock.recv_datagram(left) {
-                Ok(Some(d)) => d,
-                Ok(None) => return Ok(None),
-                Err(Error::Overrun) => {
-                    self.client().sock.count_overrun();
-                    return Err(Error::Overrun);
-                }
-                Err(e) => return Err(e),
-            };
-            let mut first = None;
-            for m in netlink::parse_datagram(&dgram)? {
-                if is_reply_type(m.msg_type) {
-                    // A late reply to a request that timed out; nothing waits for it.
-                    continue;
-                }
-                first = Some(Record::new(m.msg_type, m.payload));
-                break;
-            }
-            if let Some(r) = first {
-                return Ok(Some(r));
-            }
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                return Ok(None);
-            }
-        }
+        self.client().sock.recv_record(timeout)
     }
 
     /// Reads records until `pred` accepts one or `timeout` passes; returns every record
@@ -83,28 +53,9 @@ impl AuditDaemon {
     pub fn recv_until(
         &mut self,
         timeout: Duration,
-        mut pred: impl FnMut(&Record) -> bool,
+        pred: impl FnMut(&Record) -> bool,
     ) -> Result<(Vec<Record>, bool)> {
-        let deadline = Instant::now() + timeout;
-        let mut seen = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok((seen, false));
-            }
-            match self.recv(Some(left)) {
-                Ok(Some(r)) => {
-                    let hit = pred(&r);
-                    seen.push(r);
-                    if hit {
-                        return Ok((seen, true));
-                    }
-                }
-                Ok(None) => return Ok((seen, false)),
-                Err(Error::Overrun) => log::warn!("audit records lost (receive buffer overrun)"),
-                Err(e) => return Err(e),
-            }
-        }
+        self.client().sock.recv_record_until(timeout, pred)
     }
 
     /// Unregisters (pid 0) and gives the client back.

@@ -111,12 +111,66 @@ impl AuditSocket {
         self.overruns
     }
 
-    pub(crate) fn count_overrun(&mut self) {
-        self.overruns += 1;
+    /// The next audit record (queued ones first), waiting at most `timeout`.
+    pub(crate) fn recv_record(&mut self, timeout: Option<Duration>) -> Result<Option<Record>> {
+        if let Some(r) = self.pending.pop_front() {
+            return Ok(Some(r));
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let dgram = match self.recv_datagram(left) {
+                Ok(Some(d)) => d,
+                Ok(None) => return Ok(None),
+                Err(Error::Overrun) => {
+                    self.overruns += 1;
+                    return Err(Error::Overrun);
+                }
+                Err(e) => return Err(e),
+            };
+            // Replies here are late answers to requests that timed out: nothing waits.
+            let record = netlink::parse_datagram(&dgram)?
+                .into_iter()
+                .find(|m| !is_reply_type(m.msg_type))
+                .map(|m| Record::new(m.msg_type, m.payload));
+            if let Some(r) = record {
+                return Ok(Some(r));
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+        }
     }
 
-    pub(crate) fn take_pending(&mut self) -> Option<Record> {
-        self.pending.pop_front()
+    /// Reads records until `pred` accepts one or `timeout` passes; returns every record
+    /// read (the accepted one last) and whether one was accepted. Overruns and malformed
+    /// datagrams are logged and counted, not fatal.
+    pub(crate) fn recv_record_until(
+        &mut self,
+        timeout: Duration,
+        mut pred: impl FnMut(&Record) -> bool,
+    ) -> Result<(Vec<Record>, bool)> {
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok((seen, false));
+            }
+            match self.recv_record(Some(left)) {
+                Ok(Some(r)) => {
+                    let hit = pred(&r);
+                    seen.push(r);
+                    if hit {
+                        return Ok((seen, true));
+                    }
+                }
+                Ok(None) => return Ok((seen, false)),
+                Err(Error::Overrun) => log::warn!("audit records lost (receive buffer overrun)"),
+                Err(e @ Error::Malformed { .. }) => log::warn!("skipping datagram: {e}"),
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     fn next_seq(&mut self) -> u32 {

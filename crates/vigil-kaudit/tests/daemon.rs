@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use vigil_kaudit::consts::{AUDIT_EOE, AUDIT_EXECVE, AUDIT_SYSCALL, AUDIT_USER};
-use vigil_kaudit::{AuditClient, Placement, Record};
+use vigil_kaudit::{AuditClient, AuditReader, Placement, Record};
 use vigil_rules::ast::{Action, Field, FilterList, Op};
 use vigil_rules::tables::AUDIT_ARCH_X86_64;
 use vigil_testkit::{require, unique_key, KernelAuditGuard};
@@ -113,4 +113,48 @@ fn dropping_the_daemon_unregisters_it() {
     assert_eq!(guard.client().status().unwrap().pid, 0);
     // Signal info is answered whether or not anyone signalled a daemon.
     guard.client().signal_info().unwrap();
+}
+
+#[test]
+fn multicast_reader_sees_records_without_being_the_daemon() {
+    if !require(
+        "multicast_reader_sees_records_without_being_the_daemon",
+        NEEDS,
+    ) {
+        return;
+    }
+    let mut guard = KernelAuditGuard::new();
+    let me = std::process::id();
+    let key = unique_key("kaudit-reader");
+    let mut reader = AuditReader::subscribe().unwrap();
+    let c = guard.client();
+    c.set_enabled(1).unwrap();
+    let rule = rule(
+        FilterList::Exit,
+        Action::Always,
+        syscalls(AUDIT_ARCH_X86_64, &["execve"]),
+        vec![
+            arch(AUDIT_ARCH_X86_64),
+            num(Field::Ppid, Op::Eq, u64::from(me)),
+        ],
+        &[&key],
+    );
+    c.add_rule(&rule, Placement::Append).unwrap();
+    assert!(Command::new("/bin/true").status().unwrap().success());
+    let want_key = quoted(&key);
+    let (seen, found) = reader
+        .recv_until(Duration::from_secs(10), |r| {
+            r.msg_type == AUDIT_SYSCALL && r.field("key") == Some(&want_key[..])
+        })
+        .unwrap();
+    assert!(
+        found,
+        "no SYSCALL with key {key} among {} records",
+        seen.len()
+    );
+    assert_eq!(
+        seen.last().unwrap().field("ppid"),
+        Some(me.to_string().as_bytes())
+    );
+    guard.restore().unwrap();
 }
