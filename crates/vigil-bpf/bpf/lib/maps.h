@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: (Apache-2.0 OR GPL-2.0-only) */
+/* Every map of the object. Names are ABI too: the loader looks them up by name. */
+#ifndef VIGIL_MAPS_H
+#define VIGIL_MAPS_H
+
+#include "common.h"
+
+/* Per-CPU build area. An ARRAY indexed by CPU (the loader sizes it to the possible CPUs)
+ * because per-CPU array values are limited to 32 KiB. Programs on the syscall tracepoints
+ * run with preemption disabled, so one CPU's area has one user at a time. */
+#define VIGIL_PATHBUF_SLACK 512
+struct vigil_scratch {
+	__u8 rec[VIGIL_REC_MAX + VIGIL_STR_MAX + 256];
+	__u8 path[VIGIL_STR_MAX + VIGIL_PATHBUF_SLACK];
+	__u8 chunk[sizeof(struct vigil_argv_chunk) + VIGIL_ARGV_CHUNK + 256];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} vigil_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_ctl);
+} vigil_ctl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_NR_GEN);
+	__type(key, __u32);
+	__type(value, struct vigil_genconf);
+} vigil_genconf SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_NR_GEN * VIGIL_NR_ARCH);
+	__type(key, __u32);
+	__type(value, struct vigil_sysmask);
+} vigil_sysmask SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_NR_ARCH * VIGIL_MAX_SYSCALL);
+	__type(key, __u32);
+	__type(value, struct vigil_sysdesc);
+} vigil_sysdesc SEC(".maps");
+
+/* Excluded thread groups (vigil's own process): tgid -> flags. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} vigil_excl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_percpu);
+} vigil_percpu SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vigil_scratch);
+} vigil_scratch SEC(".maps");
+
+static __always_inline void vigil_count(struct vigil_percpu *pc, __u32 idx)
+{
+	if (pc && idx < VIGIL_NR_COUNTERS)
+		pc->counters[idx]++;
+}
+
+#endif

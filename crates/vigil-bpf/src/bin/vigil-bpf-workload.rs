@@ -1,0 +1,172 @@
+//! Test helper (not for users): makes a known set of syscalls once told to.
+//!
+//! `vigil-bpf-workload SCENARIO ARGS...` waits for a line on stdin (the test has set its
+//! filter on this pid by then), runs the scenario with raw libc calls, prints `key value`
+//! lines the test compares with the events, and exits.
+//!
+//! Scenarios: `files DIR`, `exec LONG_LEN` (never returns on success), `exec-fail`,
+//! `connect PORT`, `kill`, `loop N` (N getppid calls).
+
+use std::ffi::{CString, OsStr};
+use std::io::{BufRead, Write};
+use std::os::unix::ffi::OsStrExt;
+
+fn cstr(s: impl AsRef<OsStr>) -> CString {
+    CString::new(s.as_ref().as_bytes()).expect("no NUL in test paths")
+}
+
+fn check(what: &str, rc: i64) -> i64 {
+    if rc < 0 {
+        eprintln!("{what}: {}", std::io::Error::last_os_error());
+        std::process::exit(2);
+    }
+    rc
+}
+
+fn stat_line(out: &mut impl Write, key: &str, path: &CString) {
+    // SAFETY: st is plain data; path is NUL-terminated.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    check(
+        "stat",
+        i64::from(unsafe { libc::stat(path.as_ptr(), &raw mut st) }),
+    );
+    let _ = writeln!(
+        out,
+        "{key} ino={} major={} minor={} mode={} uid={} gid={}",
+        st.st_ino,
+        libc::major(st.st_dev),
+        libc::minor(st.st_dev),
+        st.st_mode,
+        st.st_uid,
+        st.st_gid
+    );
+}
+
+#[allow(clippy::too_many_lines)]
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    let mut out = std::io::stdout().lock();
+    let scenario = args.get(1).map_or("", String::as_str);
+    // SAFETY (whole block): raw syscalls with NUL-terminated paths and valid buffers.
+    unsafe {
+        match scenario {
+            "files" => {
+                let dir = cstr(&args[2]);
+                let a = cstr(format!("{}/a", args[2]));
+                let a2 = cstr(format!("{}/a2", args[2]));
+                let c = cstr(format!("{}/c", args[2]));
+                let b = cstr("b");
+                check("chdir", i64::from(libc::chdir(dir.as_ptr())));
+                let fd = check(
+                    "open",
+                    i64::from(libc::open(
+                        a.as_ptr(),
+                        libc::O_CREAT | libc::O_WRONLY,
+                        0o644,
+                    )),
+                );
+                let _ = writeln!(out, "open fd={fd}");
+                stat_line(&mut out, "a", &a);
+                libc::close(fd as i32);
+                let fd = check(
+                    "openat",
+                    i64::from(libc::openat(
+                        libc::AT_FDCWD,
+                        b.as_ptr(),
+                        libc::O_CREAT | libc::O_RDWR,
+                        0o600,
+                    )),
+                );
+                let _ = writeln!(out, "openat fd={fd}");
+                stat_line(&mut out, "b", &cstr(format!("{}/b", args[2])));
+                libc::close(fd as i32);
+                let fd = check("creat", i64::from(libc::creat(c.as_ptr(), 0o640)));
+                stat_line(&mut out, "c", &c);
+                libc::close(fd as i32);
+                check("chmod", i64::from(libc::chmod(a.as_ptr(), 0o600)));
+                check(
+                    "chown",
+                    i64::from(libc::chown(a.as_ptr(), libc::getuid(), libc::getgid())),
+                );
+                check("rename", i64::from(libc::rename(a.as_ptr(), a2.as_ptr())));
+                check("unlink", i64::from(libc::unlink(b.as_ptr())));
+                let missing = cstr(format!("{}/missing", args[2]));
+                let rc = libc::open(missing.as_ptr(), libc::O_RDONLY);
+                let _ = writeln!(out, "open-missing rc={rc}");
+            }
+            "exec" => {
+                let long_len: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+                let prog = cstr("/bin/true");
+                let long = cstr("L".repeat(long_len));
+                let binary = CString::new(vec![0x01, 0xff, b'"', b' ', b'x']).expect("no NUL");
+                let argv = [
+                    prog.as_ptr(),
+                    long.as_ptr(),
+                    binary.as_ptr(),
+                    std::ptr::null(),
+                ];
+                let envp = [std::ptr::null()];
+                let _ = out.flush();
+                libc::execve(prog.as_ptr(), argv.as_ptr(), envp.as_ptr());
+                check("execve", -1);
+            }
+            "exec-many" => {
+                // Several 60 KiB arguments: more argv than the BPF side captures.
+                let prog = cstr("/bin/true");
+                let parts: Vec<CString> = (0..4)
+                    .map(|i| cstr(format!("{i}").repeat(60_000)))
+                    .collect();
+                let mut argv = vec![prog.as_ptr()];
+                argv.extend(parts.iter().map(|p| p.as_ptr()));
+                argv.push(std::ptr::null());
+                let envp = [std::ptr::null()];
+                let _ = out.flush();
+                libc::execve(prog.as_ptr(), argv.as_ptr(), envp.as_ptr());
+                check("execve", -1);
+            }
+            "exec-fail" => {
+                let prog = cstr("/nonexistent/vigil-no-such-program");
+                let argv = [prog.as_ptr(), std::ptr::null()];
+                let envp = [std::ptr::null()];
+                let rc = libc::execve(prog.as_ptr(), argv.as_ptr(), envp.as_ptr());
+                let _ = writeln!(out, "execve rc={rc}");
+            }
+            "connect" => {
+                let port: u16 = args[2].parse().expect("port");
+                let s = check(
+                    "socket",
+                    i64::from(libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0)),
+                ) as i32;
+                let mut sa: libc::sockaddr_in = std::mem::zeroed();
+                sa.sin_family = libc::AF_INET as libc::sa_family_t;
+                sa.sin_port = port.to_be();
+                sa.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+                let rc = libc::connect(
+                    s,
+                    (&raw const sa).cast::<libc::sockaddr>(),
+                    std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                );
+                let _ = writeln!(out, "connect rc={rc}");
+                libc::close(s);
+            }
+            "kill" => {
+                let me = libc::getpid();
+                let rc = libc::kill(me, 0);
+                let _ = writeln!(out, "kill pid={me} rc={rc}");
+            }
+            "loop" => {
+                let n: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+                for _ in 0..n {
+                    libc::getppid();
+                }
+                let _ = writeln!(out, "loop n={n}");
+            }
+            other => {
+                eprintln!("unknown scenario {other:?}");
+                std::process::exit(2);
+            }
+        }
+    }
+}
