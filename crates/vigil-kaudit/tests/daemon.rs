@@ -20,7 +20,7 @@ fn quoted(s: &str) -> Vec<u8> {
 fn audit_daemon_receives_the_syscall_record_of_its_rule() {
     if !require(
         "audit_daemon_receives_the_syscall_record_of_its_rule",
-        NEEDS,
+        DAEMON_NEEDS,
     ) {
         return;
     }
@@ -102,7 +102,7 @@ fn audit_daemon_receives_the_syscall_record_of_its_rule() {
 
 #[test]
 fn dropping_the_daemon_unregisters_it() {
-    if !require("dropping_the_daemon_unregisters_it", NEEDS) {
+    if !require("dropping_the_daemon_unregisters_it", DAEMON_NEEDS) {
         return;
     }
     let mut guard = KernelAuditGuard::new();
@@ -119,7 +119,7 @@ fn dropping_the_daemon_unregisters_it() {
 fn multicast_reader_sees_records_without_being_the_daemon() {
     if !require(
         "multicast_reader_sees_records_without_being_the_daemon",
-        NEEDS,
+        DAEMON_NEEDS,
     ) {
         return;
     }

@@ -13,6 +13,9 @@ pub enum Need {
     AuditNetlink,
     /// Debian's auditd tools: /sbin/auditd, auditctl, ausearch.
     AuditTools,
+    /// No other living process is registered as the audit daemon (a system auditd would
+    /// keep a test from registering its own).
+    FreeAuditPid,
 }
 
 /// Env variable that turns every skip into a failure (set in CI).
@@ -37,6 +40,20 @@ fn missing(need: Need) -> Option<String> {
             .iter()
             .find(|p| !Path::new(p).exists())
             .map(|p| format!("{p} missing (apt-get install auditd)")),
+        Need::FreeAuditPid => {
+            let me = std::process::id();
+            match vigil_kaudit::AuditClient::open().and_then(|mut c| c.status()) {
+                Ok(s)
+                    if s.pid != 0
+                        && s.pid != me
+                        && Path::new(&format!("/proc/{}", s.pid)).exists() =>
+                {
+                    Some(format!("process {} is the audit daemon", s.pid))
+                }
+                Ok(_) => None,
+                Err(e) => Some(format!("no kernel audit netlink ({e})")),
+            }
+        }
     }
 }
 

@@ -9,7 +9,12 @@ use vigil_rules::ast::{Action, Condition, Field, FilterList, Op, Origin, Rule, S
 use vigil_rules::tables::{self, AUDIT_ARCH_X86_64};
 use vigil_testkit::{require, unique_key, Auditd, KernelAuditGuard, Need};
 
-const NEEDS: &[Need] = &[Need::Root, Need::AuditNetlink, Need::AuditTools];
+const NEEDS: &[Need] = &[
+    Need::Root,
+    Need::AuditNetlink,
+    Need::AuditTools,
+    Need::FreeAuditPid,
+];
 
 fn num(field: Field, v: u64) -> Condition {
     Condition::Field {

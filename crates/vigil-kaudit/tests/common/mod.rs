@@ -10,6 +10,13 @@ use vigil_rules::tables;
 use vigil_testkit::Need;
 
 pub const NEEDS: &[Need] = &[Need::Root, Need::AuditNetlink, Need::AuditTools];
+/// Tests that register as the audit daemon.
+pub const DAEMON_NEEDS: &[Need] = &[
+    Need::Root,
+    Need::AuditNetlink,
+    Need::AuditTools,
+    Need::FreeAuditPid,
+];
 
 pub fn num(field: Field, op: Op, v: u64) -> Condition {
     Condition::Field {
