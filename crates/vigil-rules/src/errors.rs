@@ -112,7 +112,7 @@ pub enum Problem {
     UnknownMsgType(String),
     #[error("unknown file type \"{0}\" (expected one of: file, dir, socket, link, character, block, fifo)")]
     UnknownFileType(String),
-    #[error("unknown filesystem type \"{0}\" (expected a number or one of: tracefs, debugfs, cgroup, cgroup2)")]
+    #[error("unknown filesystem type \"{0}\" (expected a number or one of: tracefs, debugfs)")]
     UnknownFsType(String),
     #[error("unknown arch \"{0}\" (expected b64, b32, a machine name such as x86_64, i686, aarch64, or an AUDIT_ARCH number)")]
     UnknownArch(String),
