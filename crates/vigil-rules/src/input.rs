@@ -26,6 +26,12 @@ pub struct TaskInput {
     /// Audit container ids: the task's own first, then each enclosing container outward.
     /// Empty when the task is in no container.
     pub contids: Vec<u64>,
+    /// Supplementary groups (`gid=`/`egid=` with `=`/`!=` also match these, as the kernel's
+    /// `groups_search`).
+    pub groups: Vec<u32>,
+    /// LSM subject label (`user:role:type:level`), when an LSM provides one. `None` on machines
+    /// without an LSM: `subj_*` fields then never match, as in the kernel.
+    pub subj: Option<Vec<u8>>,
 }
 
 /// One object (file) the event touched, as PATH records describe it.
@@ -42,6 +48,11 @@ pub struct ObjectInput {
     pub ogid: u32,
     /// Filesystem magic (`statfs.f_type`).
     pub fstype: u32,
+    /// Device number of a device node (`st_rdev`); `devmajor`/`devminor` match `dev` or `rdev`.
+    pub rdev_major: u32,
+    pub rdev_minor: u32,
+    /// LSM object label (`user:role:type:level`), when an LSM provides one.
+    pub obj: Option<Vec<u8>>,
 }
 
 /// One event as the filter sees it.
@@ -63,4 +74,6 @@ pub struct EventInput {
     pub msgtype: u32,
     /// Socket address family, when the event has a SOCKADDR.
     pub saddr_fam: Option<u32>,
+    /// `openat2` only: `open_how.flags` (the kernel copies it; `perm=` reads its access mode).
+    pub openat2_flags: u64,
 }

@@ -15,7 +15,10 @@
 
 pub mod apply;
 pub mod ast;
+pub mod check;
 mod cnum;
+pub mod compile;
+pub mod cost;
 pub mod errors;
 mod fields;
 pub mod host;
@@ -26,6 +29,7 @@ pub mod load;
 mod opts;
 pub mod parse;
 pub mod print;
+pub mod reference;
 pub mod tables;
 mod validate;
 

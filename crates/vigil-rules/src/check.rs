@@ -1,0 +1,1 @@
+//! Rule set analysis for `vigil rules check`.

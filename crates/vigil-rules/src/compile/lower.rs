@@ -1,0 +1,569 @@
+//! Lowering one AST rule into a program of [`Insn`]s, the table it belongs to, and the index
+//! keys it can be placed under.
+
+use std::collections::HashMap;
+
+use super::hash::{fnv1a, trim_dir};
+use super::layout::{
+    pseudo, IndexField, Insn, OpCode, TableKind, INSN_LSM, INSN_STR, RULE_ABORTS, RULE_LSM,
+    RULE_NAME_SCOPED, RULE_NEVER,
+};
+use crate::ast::{Action, Condition, Field, FilterList, Op, Rule, Value};
+use crate::reference::is_name_scoped;
+
+/// Kernel `AUDIT_*` field numbers used in [`Insn::field`].
+pub mod fno {
+    pub const PID: u16 = 0;
+    pub const UID: u16 = 1;
+    pub const EUID: u16 = 2;
+    pub const SUID: u16 = 3;
+    pub const FSUID: u16 = 4;
+    pub const GID: u16 = 5;
+    pub const EGID: u16 = 6;
+    pub const SGID: u16 = 7;
+    pub const FSGID: u16 = 8;
+    pub const LOGINUID: u16 = 9;
+    pub const PERS: u16 = 10;
+    pub const ARCH: u16 = 11;
+    pub const MSGTYPE: u16 = 12;
+    pub const SUBJ_USER: u16 = 13;
+    pub const SUBJ_ROLE: u16 = 14;
+    pub const SUBJ_TYPE: u16 = 15;
+    pub const SUBJ_SEN: u16 = 16;
+    pub const SUBJ_CLR: u16 = 17;
+    pub const PPID: u16 = 18;
+    pub const OBJ_USER: u16 = 19;
+    pub const OBJ_ROLE: u16 = 20;
+    pub const OBJ_TYPE: u16 = 21;
+    pub const OBJ_LEV_LOW: u16 = 22;
+    pub const OBJ_LEV_HIGH: u16 = 23;
+    pub const LOGINUID_SET: u16 = 24;
+    pub const SESSIONID: u16 = 25;
+    pub const FSTYPE: u16 = 26;
+    pub const DEVMAJOR: u16 = 100;
+    pub const DEVMINOR: u16 = 101;
+    pub const INODE: u16 = 102;
+    pub const EXIT: u16 = 103;
+    pub const SUCCESS: u16 = 104;
+    pub const WATCH: u16 = 105;
+    pub const PERM: u16 = 106;
+    pub const DIR: u16 = 107;
+    pub const FILETYPE: u16 = 108;
+    pub const OBJ_UID: u16 = 109;
+    pub const OBJ_GID: u16 = 110;
+    pub const EXE: u16 = 112;
+    pub const SADDR_FAM: u16 = 113;
+    pub const ARG0: u16 = 200;
+    pub const FILTERKEY: u16 = 210;
+    pub const CONTID: u16 = 1000;
+    pub const CONTID_TREE: u16 = 1001;
+}
+
+/// The kernel field number of an AST field.
+pub fn field_number(f: Field) -> u16 {
+    match f {
+        Field::Pid => fno::PID,
+        Field::Uid => fno::UID,
+        Field::Euid => fno::EUID,
+        Field::Suid => fno::SUID,
+        Field::Fsuid => fno::FSUID,
+        Field::Gid => fno::GID,
+        Field::Egid => fno::EGID,
+        Field::Sgid => fno::SGID,
+        Field::Fsgid => fno::FSGID,
+        Field::Auid => fno::LOGINUID,
+        Field::Pers => fno::PERS,
+        Field::Arch => fno::ARCH,
+        Field::MsgType => fno::MSGTYPE,
+        Field::SubjUser => fno::SUBJ_USER,
+        Field::SubjRole => fno::SUBJ_ROLE,
+        Field::SubjType => fno::SUBJ_TYPE,
+        Field::SubjSen => fno::SUBJ_SEN,
+        Field::SubjClr => fno::SUBJ_CLR,
+        Field::Ppid => fno::PPID,
+        Field::ObjUser => fno::OBJ_USER,
+        Field::ObjRole => fno::OBJ_ROLE,
+        Field::ObjType => fno::OBJ_TYPE,
+        Field::ObjLevLow => fno::OBJ_LEV_LOW,
+        Field::ObjLevHigh => fno::OBJ_LEV_HIGH,
+        Field::LoginuidSet => fno::LOGINUID_SET,
+        Field::SessionId => fno::SESSIONID,
+        Field::FsType => fno::FSTYPE,
+        Field::DevMajor => fno::DEVMAJOR,
+        Field::DevMinor => fno::DEVMINOR,
+        Field::Inode => fno::INODE,
+        Field::Exit => fno::EXIT,
+        Field::Success => fno::SUCCESS,
+        Field::Path => fno::WATCH,
+        Field::Perm => fno::PERM,
+        Field::Dir => fno::DIR,
+        Field::FileType => fno::FILETYPE,
+        Field::ObjUid => fno::OBJ_UID,
+        Field::ObjGid => fno::OBJ_GID,
+        Field::Exe => fno::EXE,
+        Field::SaddrFam => fno::SADDR_FAM,
+        Field::Arg(n) => fno::ARG0 + u16::from(n),
+        Field::Key => fno::FILTERKEY,
+        Field::ContId => fno::CONTID,
+        Field::ContIdTree => fno::CONTID_TREE,
+    }
+}
+
+pub fn op_code(op: Op) -> OpCode {
+    match op {
+        Op::Eq => OpCode::Eq,
+        Op::Ne => OpCode::Ne,
+        Op::Lt => OpCode::Lt,
+        Op::Gt => OpCode::Gt,
+        Op::Le => OpCode::Le,
+        Op::Ge => OpCode::Ge,
+        Op::BitMask => OpCode::BitMask,
+        Op::BitTest => OpCode::BitTest,
+    }
+}
+
+/// The table a rule is judged in.
+pub fn table_of(r: &Rule) -> TableKind {
+    match r.list {
+        FilterList::Task => TableKind::Task,
+        FilterList::Exit if is_name_scoped(r) => TableKind::Names,
+        FilterList::Exit => TableKind::Exit,
+        FilterList::IoUring => TableKind::IoUring,
+        FilterList::User => TableKind::User,
+        FilterList::Exclude => TableKind::Exclude,
+        FilterList::Filesystem => TableKind::Fs,
+    }
+}
+
+/// String operands, deduplicated.
+#[derive(Default)]
+pub struct Strings {
+    pub list: Vec<Vec<u8>>,
+    ids: HashMap<Vec<u8>, u32>,
+}
+
+impl Strings {
+    pub fn intern(&mut self, s: &[u8]) -> u32 {
+        if let Some(id) = self.ids.get(s) {
+            return *id;
+        }
+        let id = self.list.len() as u32;
+        self.list.push(s.to_vec());
+        self.ids.insert(s.to_vec(), id);
+        id
+    }
+}
+
+/// A lowered rule.
+#[derive(Debug, Clone)]
+pub struct Lowered {
+    pub table: TableKind,
+    pub insns: Vec<Insn>,
+    /// `RULE_*` bits.
+    pub flags: u32,
+    /// Index keys the rule may be placed under (any one of them suffices, except for the
+    /// filesystem table where the rule is placed under every one).
+    pub keys: Vec<(IndexField, u64)>,
+    /// The longest string operand, for the size check.
+    pub longest_string: usize,
+}
+
+enum One {
+    Insn(Insn),
+    True,
+    False,
+    Abort,
+}
+
+fn is_lsm(f: Field) -> bool {
+    matches!(
+        f,
+        Field::SubjUser
+            | Field::SubjRole
+            | Field::SubjType
+            | Field::SubjSen
+            | Field::SubjClr
+            | Field::ObjUser
+            | Field::ObjRole
+            | Field::ObjType
+            | Field::ObjLevLow
+            | Field::ObjLevHigh
+    )
+}
+
+fn is_string_field(f: Field) -> bool {
+    is_lsm(f) || matches!(f, Field::Exe | Field::Path | Field::Dir)
+}
+
+/// Fields `audit_filter_rules` can only evaluate inside a syscall context.
+fn needs_ctx(f: Field) -> bool {
+    matches!(
+        f,
+        Field::Ppid
+            | Field::Arch
+            | Field::Exit
+            | Field::Success
+            | Field::DevMajor
+            | Field::DevMinor
+            | Field::Inode
+            | Field::ObjUid
+            | Field::ObjGid
+            | Field::Path
+            | Field::Dir
+            | Field::SaddrFam
+            | Field::Arg(_)
+            | Field::ObjUser
+            | Field::ObjRole
+            | Field::ObjType
+            | Field::ObjLevLow
+            | Field::ObjLevHigh
+    )
+}
+
+/// Fields the kernel's `audit_filter` (user and exclude lists) evaluates.
+fn message_field(f: Field) -> bool {
+    matches!(
+        f,
+        Field::Pid
+            | Field::Uid
+            | Field::Gid
+            | Field::Auid
+            | Field::LoginuidSet
+            | Field::MsgType
+            | Field::SubjUser
+            | Field::SubjRole
+            | Field::SubjType
+            | Field::SubjSen
+            | Field::SubjClr
+            | Field::Exe
+            | Field::ContId
+            | Field::ContIdTree
+    )
+}
+
+fn lower_condition(
+    c: &Condition,
+    table: TableKind,
+    strings: &mut Strings,
+    longest: &mut usize,
+) -> One {
+    let (field, op, value) = match c {
+        Condition::Compare { left, op, right } => {
+            let obj = |f| matches!(f, Field::ObjUid | Field::ObjGid);
+            return match table {
+                TableKind::User | TableKind::Exclude => One::Abort,
+                TableKind::Task if obj(*left) || obj(*right) => One::False,
+                _ => One::Insn(Insn {
+                    field: pseudo::COMPARE,
+                    op: op_code(*op) as u8,
+                    flags: 0,
+                    arg: u32::from(field_number(*left)) | u32::from(field_number(*right)) << 16,
+                    value: 0,
+                }),
+            };
+        }
+        Condition::Field { field, op, value } => (*field, *op, value),
+    };
+    let message = matches!(table, TableKind::User | TableKind::Exclude);
+    if message && !message_field(field) {
+        return One::Abort;
+    }
+    if field == Field::Key {
+        return One::True;
+    }
+    // A number where a string belongs or the reverse: the condition cannot hold.
+    if is_string_field(field) != matches!(value, Value::Str(_)) {
+        return One::False;
+    }
+    if !message {
+        match field {
+            Field::MsgType | Field::FsType => return One::False,
+            Field::Path if table != TableKind::Names => return One::False,
+            // Without a context these fields read as false, `!=` negates it.
+            Field::Perm | Field::FileType if table == TableKind::Task => {
+                return if op == Op::Ne { One::True } else { One::False };
+            }
+            f if table == TableKind::Task && needs_ctx(f) => return One::False,
+            _ => {}
+        }
+    }
+    let mut insn = Insn {
+        field: field_number(field),
+        op: op_code(op) as u8,
+        flags: 0,
+        arg: 0,
+        value: 0,
+    };
+    match (is_string_field(field), value) {
+        (true, Value::Str(s)) => {
+            let bytes = if field == Field::Dir {
+                trim_dir(s.as_bytes())
+            } else {
+                s.as_bytes()
+            };
+            *longest = (*longest).max(bytes.len());
+            insn.arg = strings.intern(bytes);
+            insn.flags = INSN_STR | if is_lsm(field) { INSN_LSM } else { 0 };
+        }
+        (false, Value::Num(n)) => {
+            insn.value = match field {
+                Field::ContId | Field::ContIdTree => *n,
+                Field::Success => {
+                    if *n as u32 != 0 {
+                        1
+                    } else {
+                        2
+                    }
+                }
+                _ => u64::from(*n as u32),
+            };
+            if let Field::Arg(i) = field {
+                if i > 3 {
+                    return One::False;
+                }
+                insn.arg = u32::from(i);
+            }
+        }
+        // A number where a string belongs or the reverse: the condition cannot hold.
+        _ => return One::False,
+    }
+    One::Insn(insn)
+}
+
+/// The index key an `=` condition gives, if the table can look it up.
+fn index_key(table: TableKind, insn: &Insn, strings: &Strings) -> Option<(IndexField, u64)> {
+    if insn.op != OpCode::Eq as u8 {
+        return None;
+    }
+    let v = insn.value;
+    let task_fields = |f: u16| -> Option<IndexField> {
+        Some(match f {
+            fno::PID => IndexField::Pid,
+            fno::UID => IndexField::Uid,
+            fno::EUID => IndexField::Euid,
+            fno::SUID => IndexField::Suid,
+            fno::FSUID => IndexField::Fsuid,
+            fno::SGID => IndexField::Sgid,
+            fno::FSGID => IndexField::Fsgid,
+            fno::LOGINUID => IndexField::Auid,
+            fno::SESSIONID => IndexField::SessionId,
+            fno::PERS => IndexField::Pers,
+            fno::CONTID => IndexField::ContId,
+            fno::CONTID_TREE => IndexField::ContIdTree,
+            fno::EXE => IndexField::Exe,
+            _ => return None,
+        })
+    };
+    let str_hash = || fnv1a(&strings.list[insn.arg as usize]);
+    let f = match table {
+        TableKind::Task => task_fields(insn.field)?,
+        TableKind::Exit | TableKind::IoUring => match insn.field {
+            fno::PPID => IndexField::Ppid,
+            fno::EXIT => IndexField::Exit,
+            fno::DIR => IndexField::Dir,
+            a @ fno::ARG0..=203 => [
+                IndexField::A0,
+                IndexField::A1,
+                IndexField::A2,
+                IndexField::A3,
+            ][(a - fno::ARG0) as usize],
+            f => task_fields(f)?,
+        },
+        TableKind::Names => match insn.field {
+            fno::WATCH => IndexField::Path,
+            fno::INODE => IndexField::Inode,
+            _ => return None,
+        },
+        TableKind::User | TableKind::Exclude => match insn.field {
+            fno::PID => IndexField::Pid,
+            fno::UID => IndexField::Uid,
+            fno::LOGINUID => IndexField::Auid,
+            fno::MSGTYPE => IndexField::MsgType,
+            fno::CONTID => IndexField::ContId,
+            fno::CONTID_TREE => IndexField::ContIdTree,
+            fno::EXE => IndexField::Exe,
+            _ => return None,
+        },
+        TableKind::Fs => match insn.field {
+            fno::FSTYPE => IndexField::FsType,
+            _ => return None,
+        },
+    };
+    let value = match f {
+        // An empty directory has no ancestor to be looked up by: leave it to the residual.
+        IndexField::Dir if strings.list[insn.arg as usize].is_empty() => return None,
+        IndexField::Exe | IndexField::Dir | IndexField::Path => str_hash(),
+        _ => v,
+    };
+    Some((f, value))
+}
+
+/// Lower `r` to a program, flags and index keys.
+pub fn lower(r: &Rule, strings: &mut Strings) -> Lowered {
+    let table = table_of(r);
+    let mut insns = Vec::new();
+    let mut flags = 0;
+    let mut longest = 0;
+    let message = matches!(table, TableKind::User | TableKind::Exclude);
+    let mut never = false;
+    if table == TableKind::Fs {
+        // The filesystem list reads only `fstype` fields of `never` rules.
+        for c in &r.conditions {
+            if let Condition::Field {
+                field: Field::FsType,
+                op,
+                value: Value::Num(n),
+            } = c
+            {
+                insns.push(Insn {
+                    field: fno::FSTYPE,
+                    op: op_code(*op) as u8,
+                    flags: 0,
+                    arg: 0,
+                    value: u64::from(*n as u32),
+                });
+            }
+        }
+        never = r.action != Action::Never || insns.is_empty();
+    } else {
+        for c in &r.conditions {
+            match lower_condition(c, table, strings, &mut longest) {
+                One::Insn(i) => insns.push(i),
+                One::True => {}
+                One::False => {
+                    never = true;
+                    // In the message walk a false field ends the rule before any later abort.
+                    if message {
+                        break;
+                    }
+                }
+                One::Abort => {
+                    insns.push(abort());
+                    break;
+                }
+            }
+        }
+        if message && !never && !r.keys.is_empty() && insns.last() != Some(&abort()) {
+            // The key is one more field, which `audit_filter` cannot evaluate.
+            insns.push(abort());
+        }
+        if message && insns.is_empty() {
+            // No field at all: `audit_filter` never matches such a rule.
+            never = true;
+        }
+        if message && insns.last() == Some(&abort()) && !never {
+            flags |= RULE_ABORTS;
+        }
+    }
+    if never {
+        insns = vec![Insn {
+            field: pseudo::FALSE,
+            op: 0,
+            flags: 0,
+            arg: 0,
+            value: 0,
+        }];
+        flags = RULE_NEVER;
+    }
+    if table == TableKind::Names {
+        flags |= RULE_NAME_SCOPED;
+    }
+    if insns.iter().any(|i| i.flags & INSN_LSM != 0) {
+        flags |= RULE_LSM;
+    }
+    let keys = if flags & (RULE_NEVER | RULE_ABORTS) != 0 {
+        Vec::new()
+    } else if table == TableKind::Fs {
+        // Placed under each value only if every fstype field is `=`: then hiding implies one.
+        let all_eq = insns.iter().all(|i| i.op == OpCode::Eq as u8);
+        if all_eq {
+            insns
+                .iter()
+                .filter_map(|i| index_key(table, i, strings))
+                .collect()
+        } else {
+            Vec::new()
+        }
+    } else {
+        insns
+            .iter()
+            .filter_map(|i| index_key(table, i, strings))
+            .collect()
+    };
+    Lowered {
+        table,
+        insns,
+        flags,
+        keys,
+        longest_string: longest,
+    }
+}
+
+fn abort() -> Insn {
+    Insn {
+        field: pseudo::ABORT,
+        op: 0,
+        flags: 0,
+        arg: 0,
+        value: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_numbers_match_the_shared_table() {
+        let fields = [
+            Field::Pid,
+            Field::Uid,
+            Field::Euid,
+            Field::Suid,
+            Field::Fsuid,
+            Field::Gid,
+            Field::Egid,
+            Field::Sgid,
+            Field::Fsgid,
+            Field::Auid,
+            Field::Pers,
+            Field::Arch,
+            Field::MsgType,
+            Field::SubjUser,
+            Field::SubjRole,
+            Field::SubjType,
+            Field::SubjSen,
+            Field::SubjClr,
+            Field::Ppid,
+            Field::ObjUser,
+            Field::ObjRole,
+            Field::ObjType,
+            Field::ObjLevLow,
+            Field::ObjLevHigh,
+            Field::LoginuidSet,
+            Field::SessionId,
+            Field::FsType,
+            Field::DevMajor,
+            Field::DevMinor,
+            Field::Inode,
+            Field::Exit,
+            Field::Success,
+            Field::Path,
+            Field::Perm,
+            Field::Dir,
+            Field::FileType,
+            Field::ObjUid,
+            Field::ObjGid,
+            Field::Exe,
+            Field::SaddrFam,
+            Field::Arg(0),
+            Field::Arg(3),
+            Field::Key,
+            Field::ContId,
+            Field::ContIdTree,
+        ];
+        for f in fields {
+            assert_eq!(u32::from(field_number(f)), f.kernel_number(), "{f:?}");
+        }
+    }
+}
