@@ -355,6 +355,31 @@ impl ClientRun<'_> {
         for (name, with) in [("victim-personality", true), ("victim-plain", false)] {
             self.unlink(&dir.join(name), with)?;
         }
+        // A personality id nobody registered fails the SQE before it is issued (EINVAL).
+        self.unregistered_personality(dir)
+    }
+
+    fn unregistered_personality(&mut self, dir: &Path) -> Result<()> {
+        let path = dir.join("secret");
+        let c_path = self.page.put_path(&path)?;
+        let bogus = self.peer.personality.wrapping_add(100);
+        let e = opcode::OpenAt::new(types::Fd(libc::AT_FDCWD), c_path)
+            .flags(libc::O_RDONLY | libc::O_CLOEXEC)
+            .build();
+        // SAFETY: the entry points only into the shared page.
+        let c = unsafe { self.ring.run(e, Some(bogus)) }?;
+        let ok = c.res == -libc::EINVAL;
+        self.ops += 1;
+        if !ok {
+            self.failed.push("openat".into());
+        }
+        op_line(self.ring, "openat", opcode::OpenAt::CODE, c)
+            .with("path", path.display().to_string())
+            .with("personality", bogus)
+            .with("expected_creds", Value::Null)
+            .with("ran_as", Value::Null)
+            .with("ok", ok)
+            .print();
         Ok(())
     }
 

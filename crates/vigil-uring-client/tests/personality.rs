@@ -60,8 +60,12 @@ fn check_personality(test: &str, server_flags: &[&str], client_flags: &[&str]) {
         "{ring}"
     );
     assert_eq!(u64_of(ring, "server_pid"), u64_of(server_ring, "pid"));
-    let judged: Vec<&Value> = c.ops().into_iter().filter(|o| o["op"] != "close").collect();
-    assert_eq!(judged.len(), 6, "{}", c.dump());
+    let mut judged: Vec<&Value> = c.ops().into_iter().filter(|o| o["op"] != "close").collect();
+    assert_eq!(judged.len(), 7, "{}", c.dump());
+    // Last: a personality id nobody registered is refused before the op runs.
+    let bogus = judged.pop().unwrap();
+    assert_eq!(bogus["errno"], "EINVAL", "{bogus}");
+    assert_eq!(u64_of(bogus, "personality"), personality + 100);
     for o in &judged {
         assert_eq!(
             u64_of(o, "euid"),
