@@ -40,8 +40,8 @@ pub enum Problem {
     MissingArgument(String),
     #[error("\"{0}\" is neither an option nor an option's argument (auditctl: parameter passed without an option given); note that only spaces separate words and \"#\" starts a comment only at the start of a line")]
     StrayArgument(String),
-    #[error("line has no option (expected a line starting with -a, -w, -D, -e, ...)")]
-    NoOption,
+    #[error("line has no option: \"{0}\" is not one (expected a line starting with -a, -w, -D, -e, ...; only spaces separate words)")]
+    NoOption(String),
     #[error("line longer than {0} bytes; auditctl would split it into two lines")]
     LineTooLong(usize),
     #[error("nested rules files (-R) are not supported in a rules file")]

@@ -148,6 +148,9 @@ impl Host for FakeHost {
         self.groups.get(name).copied()
     }
     fn path_kind(&self, path: &str) -> PathKind {
+        // stat("/tmp/") is stat("/tmp").
+        let trimmed = path.trim_end_matches('/');
+        let path = if trimmed.is_empty() { "/" } else { trimmed };
         if self.dirs.contains(path) {
             PathKind::Dir
         } else if self.files.contains(path) {

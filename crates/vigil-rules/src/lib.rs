@@ -30,6 +30,7 @@ mod opts;
 pub mod parse;
 pub mod print;
 pub mod reference;
+mod syscalls;
 pub mod tables;
 mod validate;
 

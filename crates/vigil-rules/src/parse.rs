@@ -14,7 +14,7 @@ use crate::host::{Host, PathKind};
 use crate::lexer::Token;
 use crate::opts::{Opt, OptIter};
 use crate::tables::{self, ValueKind};
-use crate::validate;
+use crate::{syscalls, validate};
 
 /// Most fields one rule can carry, its key included (`AUDIT_MAX_FIELDS - 1`, auditctl's limit).
 pub const MAX_FIELDS: usize = 63;
@@ -321,17 +321,17 @@ impl Line<'_> {
                 }
             }
         }
+        if !any {
+            let col = tokens.first().map_or(0, |t| t.column);
+            let text = tokens.first().map(|t| t.text.clone()).unwrap_or_default();
+            return Err((Problem::NoOption(text.clone()), col, text));
+        }
         if let Some(stray) = it.strays.first() {
             return Err((
                 Problem::StrayArgument(stray.text.clone()),
                 stray.column,
                 stray.text.clone(),
             ));
-        }
-        if !any {
-            let col = tokens.first().map_or(0, |t| t.column);
-            let text = tokens.first().map(|t| t.text.clone()).unwrap_or_default();
-            return Err((Problem::NoOption, col, text));
         }
         self.finish()
     }
@@ -347,7 +347,7 @@ impl Line<'_> {
         if self.rule_ops != 1 || self.watch {
             return Err((Problem::MultipleRuleOps, opt.column, opt.spelled.clone()));
         }
-        let (list, action) = match list_action(&arg.text) {
+        let (list, action) = match syscalls::list_action(&arg.text) {
             Ok(Some(la)) => la,
             Ok(None) => {
                 // "possible": auditctl prints an error and skips the line.
@@ -370,106 +370,42 @@ impl Line<'_> {
         let arg = opt.arg.as_ref().expect("-S has an argument");
         let fail = |p: Problem| (p, arg.column, arg.text.clone());
         let list = self.list();
-        if list == Some(FilterList::IoUring) {
-            for part in arg.text.split(',').filter(|p| !p.is_empty()) {
-                if part == "all" {
-                    self.all_syscalls = true;
-                    continue;
-                }
-                let nr = tables::uring_op_number(part).or_else(|| {
-                    part.as_bytes()[0]
-                        .is_ascii_digit()
-                        .then(|| crate::cnum::strtol(part, 0).value)
-                        .and_then(|n| u32::try_from(n).ok())
-                        .filter(|n| *n < tables::uring_op_count())
-                });
-                let nr = nr.ok_or_else(|| fail(Problem::UnknownUringOp(part.to_owned())))?;
-                self.syscalls.insert(nr);
+        let named = if list == Some(FilterList::IoUring) {
+            syscalls::uring_ops(&arg.text).map_err(fail)?
+        } else {
+            if let Some(
+                l @ (FilterList::Task
+                | FilterList::User
+                | FilterList::Filesystem
+                | FilterList::Exclude),
+            ) = list
+            {
+                return Err(fail(Problem::SyscallsOnList(tables::list_name(l))));
             }
-            self.syscall_added = true;
-            return Ok(());
-        }
-        if let Some(
-            l
-            @ (FilterList::Task | FilterList::User | FilterList::Filesystem | FilterList::Exclude),
-        ) = list
-        {
-            return Err(fail(Problem::SyscallsOnList(tables::list_name(l))));
-        }
-        let unknown_arch = self.elf == 0;
-        if unknown_arch {
-            self.elf = self.native;
-        }
-        let table = tables::syscall_table_for_arch(self.elf);
-        for part in arg.text.split(',').filter(|p| !p.is_empty()) {
-            if part == "all" {
-                self.all_syscalls = true;
-                continue;
+            let unknown_arch = self.elf == 0;
+            if unknown_arch {
+                self.elf = self.native;
             }
-            let nr = match table.and_then(|t| t.number_of(part)) {
-                Some(n) => n,
-                None if part.as_bytes()[0].is_ascii_digit() => {
-                    let n = crate::cnum::strtol(part, 0).value;
-                    let table_name = table.map_or("this arch", |t| t.name);
-                    let n = u32::try_from(n)
-                        .ok()
-                        .filter(|n| *n < tables::SYSCALL_BITS)
-                        .ok_or_else(|| {
-                            fail(Problem::UnknownSyscall {
-                                name: part.to_owned(),
-                                table: table_name,
-                            })
-                        })?;
-                    if n >= tables::SYSCALL_CLASS_FIRST {
-                        return Err(fail(Problem::SyscallClassBit(n)));
-                    }
-                    n
-                }
-                None => {
-                    return Err(fail(match table {
-                        Some(t) => Problem::UnknownSyscall {
-                            name: part.to_owned(),
-                            table: t.name,
-                        },
-                        None => Problem::NoSyscallTable(self.elf),
-                    }))
-                }
-            };
-            self.syscalls.insert(nr);
-        }
-        self.syscall_added = true;
-        if unknown_arch && self.add.is_some() && !self.all_syscalls {
-            self.mismatch_warning(arg);
-        }
-        Ok(())
-    }
-
-    /// auditctl's `check_rule_mismatch`: would the names mean other syscalls on the 32-bit arch?
-    fn mismatch_warning(&mut self, arg: &Token) {
-        let Some(arch32) = tables::arch_for_bits(self.native, false) else {
-            return;
+            let named = syscalls::syscall_numbers(&arg.text, self.elf).map_err(fail)?;
+            let mut all_now = self.syscalls.clone();
+            all_now.extend(&named.numbers);
+            if unknown_arch
+                && self.add.is_some()
+                && !(self.all_syscalls || named.all)
+                && syscalls::differs_on_32bit(&arg.text, self.native, &all_now)
+            {
+                self.warn(
+                    Problem::ArchMismatch(arg.text.clone()),
+                    arg.column,
+                    &arg.text,
+                );
+            }
+            named
         };
-        if arch32 == self.native {
-            return;
-        }
-        let t32 = tables::syscall_table_for_arch(arch32);
-        let mut mask32 = BTreeSet::new();
-        for part in arg.text.split(',').filter(|p| !p.is_empty()) {
-            if let Some(n) = t32.and_then(|t| t.number_of(part)) {
-                mask32.insert(n);
-            } else if part.as_bytes()[0].is_ascii_digit() {
-                if let Ok(n) = u32::try_from(crate::cnum::strtol(part, 0).value) {
-                    mask32.insert(n);
-                }
-            }
-        }
-        if mask32 != self.syscalls {
-            self.warn(
-                Problem::ArchMismatch(arg.text.clone()),
-                arg.column,
-                &arg.text,
-            );
-        }
+        self.all_syscalls |= named.all;
+        self.syscalls.extend(named.numbers);
+        self.syscall_added = true;
+        Ok(())
     }
 
     fn push_cond(&mut self, cond: Condition, tok: &Token) -> Result<(), Fail> {
@@ -777,43 +713,5 @@ impl Line<'_> {
             (None, _) => Command::Delete { rule },
         });
         Ok(())
-    }
-}
-
-/// `LIST,ACTION` in either order, as auditctl's `audit_rule_setup` reads it. `Ok(None)` is the
-/// deprecated `possible` action, which auditctl skips.
-pub(crate) fn list_action(text: &str) -> Result<Option<(FilterList, Action)>, Problem> {
-    let bad = || Problem::BadListAction(text.to_owned());
-    let Some((a, b)) = text.split_once(',') else {
-        return Err(bad());
-    };
-    if b.contains(',') {
-        return Err(bad());
-    }
-    let action = |s: &str| match s {
-        "always" => Some(Some(Action::Always)),
-        "never" => Some(Some(Action::Never)),
-        "possible" => Some(None),
-        _ => None,
-    };
-    let mut list = None;
-    let mut act = None;
-    match action(a) {
-        Some(Some(x)) => act = Some(x),
-        Some(None) => {}
-        None => list = Some(tables::list_from_name(a).ok_or_else(bad)?),
-    }
-    if list.is_none() {
-        list = tables::list_from_name(b);
-    } else {
-        match action(b) {
-            Some(Some(x)) => act = Some(x),
-            Some(None) => return Ok(None),
-            None => return Err(bad()),
-        }
-    }
-    match (list, act) {
-        (Some(l), Some(a)) => Ok(Some((l, a))),
-        _ => Err(bad()),
     }
 }
