@@ -17,10 +17,14 @@ pub const VIGIL_AUDIT_ARCH_X86_64: u32 = 0xc000003e;
 
 pub const VIGIL_AUDIT_ARCH_I386: u32 = 0x40000003;
 
-/// Syscall numbers 0..VIGIL_MAX_SYSCALL-1 are indexable per arch.
-pub const VIGIL_MAX_SYSCALL: u32 = 1024;
+/// Syscall numbers 0..VIGIL_MAX_SYSCALL-1 are indexable per arch (the kernel's audit mask
+/// size, AUDIT_BITMASK_SIZE * 32, as vigil-rules' compiled index).
+pub const VIGIL_MAX_SYSCALL: u32 = 2048;
 
-pub const VIGIL_SYSMASK_WORDS: u32 = 16;
+pub const VIGIL_SYSMASK_WORDS: u32 = 32;
+
+/// Rule sets (tenants) judged in one pass: one bit each in vigil_syscall.rulesets.
+pub const VIGIL_MAX_RULESETS: u32 = 64;
 
 /// Rule generations: the writer fills the inactive one, then flips vigil_ctl.gen.
 pub const VIGIL_NR_GEN: u32 = 2;
@@ -266,7 +270,7 @@ pub enum Counter {
     DropArgv = 11,
     /// Internal: per-CPU scratch buffer missing.
     NoScratch = 12,
-    /// Syscall numbers outside 0..VIGIL_MAX_SYSCALL-1 (x32) seen by a candidate check.
+    /// Internal: reserved (syscall numbers beyond VIGIL_MAX_SYSCALL are never candidates).
     BadNr = 13,
 }
 
@@ -556,16 +560,17 @@ pub struct Syscall {
     pub args: [u64; 6],
     pub ret: i64,
     /// Bit i: ruleset i wants this event.
-    pub rulesets: u32,
+    pub rulesets: u64,
     pub nitems: u16,
     /// VIGIL_SC_F_*
     pub flags: u16,
+    pub pad0: u32,
     pub task: Task,
 }
 
 impl Syscall {
     /// Size in bytes, as in C.
-    pub const SIZE: usize = 224;
+    pub const SIZE: usize = 232;
 
     /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
     pub fn read(b: &[u8]) -> Option<Self> {
@@ -576,10 +581,11 @@ impl Syscall {
             nr: rd::u32(b, 28),
             args: rd::array(b, 32, rd::u64),
             ret: rd::i64(b, 80),
-            rulesets: rd::u32(b, 88),
-            nitems: rd::u16(b, 92),
-            flags: rd::u16(b, 94),
-            task: Task::read(b.get(96..)?)?,
+            rulesets: rd::u64(b, 88),
+            nitems: rd::u16(b, 96),
+            flags: rd::u16(b, 98),
+            pad0: rd::u32(b, 100),
+            task: Task::read(b.get(104..)?)?,
         })
     }
 
@@ -595,12 +601,13 @@ impl Syscall {
         out.extend_from_slice(&self.rulesets.to_ne_bytes());
         out.extend_from_slice(&self.nitems.to_ne_bytes());
         out.extend_from_slice(&self.flags.to_ne_bytes());
+        out.extend_from_slice(&self.pad0.to_ne_bytes());
         self.task.write(out);
     }
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<Syscall>() == 224);
+    assert!(core::mem::size_of::<Syscall>() == 232);
     assert!(core::mem::align_of::<Syscall>() == 8);
     assert!(core::mem::offset_of!(Syscall, hdr) == 0);
     assert!(core::mem::offset_of!(Syscall, arch) == 24);
@@ -608,9 +615,10 @@ const _: () = {
     assert!(core::mem::offset_of!(Syscall, args) == 32);
     assert!(core::mem::offset_of!(Syscall, ret) == 80);
     assert!(core::mem::offset_of!(Syscall, rulesets) == 88);
-    assert!(core::mem::offset_of!(Syscall, nitems) == 92);
-    assert!(core::mem::offset_of!(Syscall, flags) == 94);
-    assert!(core::mem::offset_of!(Syscall, task) == 96);
+    assert!(core::mem::offset_of!(Syscall, nitems) == 96);
+    assert!(core::mem::offset_of!(Syscall, flags) == 98);
+    assert!(core::mem::offset_of!(Syscall, pad0) == 100);
+    assert!(core::mem::offset_of!(Syscall, task) == 104);
 };
 
 /// Header of an item inside a SYSCALL record.
@@ -923,13 +931,14 @@ pub struct Genconf {
     pub tgid: u32,
     /// Only this uid (VIGIL_CONF_F_UID).
     pub uid: u32,
+    pub pad0: u32,
     /// Bitmask of rulesets reported for a match.
-    pub rulesets: u32,
+    pub rulesets: u64,
 }
 
 impl Genconf {
     /// Size in bytes, as in C.
-    pub const SIZE: usize = 16;
+    pub const SIZE: usize = 24;
 
     /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
     pub fn read(b: &[u8]) -> Option<Self> {
@@ -938,7 +947,8 @@ impl Genconf {
             flags: rd::u32(b, 0),
             tgid: rd::u32(b, 4),
             uid: rd::u32(b, 8),
-            rulesets: rd::u32(b, 12),
+            pad0: rd::u32(b, 12),
+            rulesets: rd::u64(b, 16),
         })
     }
 
@@ -947,17 +957,19 @@ impl Genconf {
         out.extend_from_slice(&self.flags.to_ne_bytes());
         out.extend_from_slice(&self.tgid.to_ne_bytes());
         out.extend_from_slice(&self.uid.to_ne_bytes());
+        out.extend_from_slice(&self.pad0.to_ne_bytes());
         out.extend_from_slice(&self.rulesets.to_ne_bytes());
     }
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<Genconf>() == 16);
-    assert!(core::mem::align_of::<Genconf>() == 4);
+    assert!(core::mem::size_of::<Genconf>() == 24);
+    assert!(core::mem::align_of::<Genconf>() == 8);
     assert!(core::mem::offset_of!(Genconf, flags) == 0);
     assert!(core::mem::offset_of!(Genconf, tgid) == 4);
     assert!(core::mem::offset_of!(Genconf, uid) == 8);
-    assert!(core::mem::offset_of!(Genconf, rulesets) == 12);
+    assert!(core::mem::offset_of!(Genconf, pad0) == 12);
+    assert!(core::mem::offset_of!(Genconf, rulesets) == 16);
 };
 
 /// vigil_sysmask\[gen * VIGIL_NR_ARCH + arch\]: syscalls some rule can match.
@@ -969,7 +981,7 @@ pub struct Sysmask {
 
 impl Sysmask {
     /// Size in bytes, as in C.
-    pub const SIZE: usize = 128;
+    pub const SIZE: usize = 256;
 
     /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
     pub fn read(b: &[u8]) -> Option<Self> {
@@ -988,7 +1000,7 @@ impl Sysmask {
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<Sysmask>() == 128);
+    assert!(core::mem::size_of::<Sysmask>() == 256);
     assert!(core::mem::align_of::<Sysmask>() == 8);
     assert!(core::mem::offset_of!(Sysmask, bits) == 0);
 };
@@ -1246,7 +1258,7 @@ pub static STRUCT_LAYOUTS: &[StructLayout] = &[
             FieldLayout {
                 name: "rulesets",
                 offset: core::mem::offset_of!(Syscall, rulesets),
-                size: core::mem::size_of::<u32>(),
+                size: core::mem::size_of::<u64>(),
             },
             FieldLayout {
                 name: "nitems",
@@ -1257,6 +1269,11 @@ pub static STRUCT_LAYOUTS: &[StructLayout] = &[
                 name: "flags",
                 offset: core::mem::offset_of!(Syscall, flags),
                 size: core::mem::size_of::<u16>(),
+            },
+            FieldLayout {
+                name: "pad0",
+                offset: core::mem::offset_of!(Syscall, pad0),
+                size: core::mem::size_of::<u32>(),
             },
             FieldLayout {
                 name: "task",
@@ -1476,9 +1493,14 @@ pub static STRUCT_LAYOUTS: &[StructLayout] = &[
                 size: core::mem::size_of::<u32>(),
             },
             FieldLayout {
+                name: "pad0",
+                offset: core::mem::offset_of!(Genconf, pad0),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
                 name: "rulesets",
                 offset: core::mem::offset_of!(Genconf, rulesets),
-                size: core::mem::size_of::<u32>(),
+                size: core::mem::size_of::<u64>(),
             },
         ],
     },

@@ -73,7 +73,7 @@ pub struct SyscallEvent {
     pub args: [u64; 6],
     pub ret: i64,
     /// Bit i: ruleset i wants the event.
-    pub rulesets: u32,
+    pub rulesets: u64,
     /// `VIGIL_SC_F_*`.
     pub flags: u16,
     pub task: Task,

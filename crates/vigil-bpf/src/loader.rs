@@ -17,7 +17,7 @@ use aya::{Btf, Ebpf, EbpfLoader};
 use vigil_abi::{
     Ctl, Genconf, Percpu, Sysdesc, Sysmask, VIGIL_ARCH_IDX_I386, VIGIL_ARCH_IDX_X86_64,
     VIGIL_AUDIT_ARCH_I386, VIGIL_AUDIT_ARCH_X86_64, VIGIL_CONF_F_TGID, VIGIL_CONF_F_UID,
-    VIGIL_MAX_SYSCALL, VIGIL_NR_ARCH,
+    VIGIL_MAX_SYSCALL, VIGIL_NR_ARCH, VIGIL_SYSMASK_WORDS,
 };
 
 use crate::capture;
@@ -75,7 +75,7 @@ pub struct FilterSet {
     pub tgid: Option<u32>,
     pub uid: Option<u32>,
     /// Reported in every event's `rulesets` field.
-    pub rulesets: u32,
+    pub rulesets: u64,
 }
 
 impl FilterSet {
@@ -284,7 +284,7 @@ impl Loader {
     /// Makes `f` live atomically (see the module comment), attaching the hook when `f` names
     /// a syscall and detaching it when `f` is empty.
     pub fn apply(&mut self, f: &FilterSet) -> Result<()> {
-        let mut masks = vec![[0u64; 16]; VIGIL_NR_ARCH as usize];
+        let mut masks = vec![[0u64; VIGIL_SYSMASK_WORDS as usize]; VIGIL_NR_ARCH as usize];
         for (&arch, nrs) in &f.syscalls {
             let idx = arch_index(arch)
                 .ok_or_else(|| Error::Filter(format!("arch {arch:#x} not supported in BPF")))?;
@@ -313,6 +313,7 @@ impl Loader {
             flags: f.tgid.map_or(0, |_| VIGIL_CONF_F_TGID) | f.uid.map_or(0, |_| VIGIL_CONF_F_UID),
             tgid: f.tgid.unwrap_or(0),
             uid: f.uid.unwrap_or(0),
+            pad0: 0,
             rulesets: f.rulesets,
         };
         self.maps

@@ -348,6 +348,8 @@ pub fn rust(items: &[Item]) -> String {
 }
 
 /// C header that references every ABI type from one global, so clang emits their BTF.
+/// Members are values, not pointers: clang emits only a forward declaration for a struct
+/// reached through a pointer alone.
 pub fn anchor(items: &[Item]) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -370,10 +372,10 @@ pub fn anchor(items: &[Item]) -> String {
     for it in items {
         match it {
             Item::Struct(s) => {
-                let _ = writeln!(out, "\tstruct {0} *{0};", s.name);
+                let _ = writeln!(out, "\tstruct {0} {0};", s.name);
             }
             Item::Enum(e) => {
-                let _ = writeln!(out, "\tenum {0} *{0};", e.name);
+                let _ = writeln!(out, "\tenum {0} {0};", e.name);
             }
             Item::Define(_) => {}
         }

@@ -28,9 +28,12 @@
 #define VIGIL_AUDIT_ARCH_X86_64 0xc000003e
 #define VIGIL_AUDIT_ARCH_I386 0x40000003
 
-/* Syscall numbers 0..VIGIL_MAX_SYSCALL-1 are indexable per arch. */
-#define VIGIL_MAX_SYSCALL 1024
-#define VIGIL_SYSMASK_WORDS 16
+/* Syscall numbers 0..VIGIL_MAX_SYSCALL-1 are indexable per arch (the kernel's audit mask
+ * size, AUDIT_BITMASK_SIZE * 32, as vigil-rules' compiled index). */
+#define VIGIL_MAX_SYSCALL 2048
+#define VIGIL_SYSMASK_WORDS 32
+/* Rule sets (tenants) judged in one pass: one bit each in vigil_syscall.rulesets. */
+#define VIGIL_MAX_RULESETS 64
 /* Rule generations: the writer fills the inactive one, then flips vigil_ctl.gen. */
 #define VIGIL_NR_GEN 2
 
@@ -128,7 +131,7 @@ enum vigil_counter {
 	VIGIL_CNT_DROP_ARGV = 11,
 	/* Internal: per-CPU scratch buffer missing. */
 	VIGIL_CNT_NO_SCRATCH = 12,
-	/* Syscall numbers outside 0..VIGIL_MAX_SYSCALL-1 (x32) seen by a candidate check. */
+	/* Internal: reserved (syscall numbers beyond VIGIL_MAX_SYSCALL are never candidates). */
 	VIGIL_CNT_BAD_NR = 13,
 };
 
@@ -219,10 +222,11 @@ struct vigil_syscall {
 	__u64 args[6];
 	__s64 ret;
 	/* Bit i: ruleset i wants this event. */
-	__u32 rulesets;
+	__u64 rulesets;
 	__u16 nitems;
 	/* VIGIL_SC_F_* */
 	__u16 flags;
+	__u32 pad0;
 	struct vigil_task task;
 };
 
@@ -303,8 +307,9 @@ struct vigil_genconf {
 	__u32 tgid;
 	/* Only this uid (VIGIL_CONF_F_UID). */
 	__u32 uid;
+	__u32 pad0;
 	/* Bitmask of rulesets reported for a match. */
-	__u32 rulesets;
+	__u64 rulesets;
 };
 
 /* vigil_sysmask[gen * VIGIL_NR_ARCH + arch]: syscalls some rule can match. */

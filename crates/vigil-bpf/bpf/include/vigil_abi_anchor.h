@@ -5,23 +5,23 @@
 #define VIGIL_ABI_ANCHOR_H
 
 struct vigil_abi_anchor {
-	enum vigil_kind *vigil_kind;
-	enum vigil_item_type *vigil_item_type;
-	enum vigil_sys_class *vigil_sys_class;
-	enum vigil_counter *vigil_counter;
-	struct vigil_rec_hdr *vigil_rec_hdr;
-	struct vigil_task *vigil_task;
-	struct vigil_syscall *vigil_syscall;
-	struct vigil_item_hdr *vigil_item_hdr;
-	struct vigil_path *vigil_path;
-	struct vigil_argv_info *vigil_argv_info;
-	struct vigil_argv_chunk *vigil_argv_chunk;
-	struct vigil_obj_pid *vigil_obj_pid;
-	struct vigil_ctl *vigil_ctl;
-	struct vigil_genconf *vigil_genconf;
-	struct vigil_sysmask *vigil_sysmask;
-	struct vigil_sysdesc *vigil_sysdesc;
-	struct vigil_percpu *vigil_percpu;
+	enum vigil_kind vigil_kind;
+	enum vigil_item_type vigil_item_type;
+	enum vigil_sys_class vigil_sys_class;
+	enum vigil_counter vigil_counter;
+	struct vigil_rec_hdr vigil_rec_hdr;
+	struct vigil_task vigil_task;
+	struct vigil_syscall vigil_syscall;
+	struct vigil_item_hdr vigil_item_hdr;
+	struct vigil_path vigil_path;
+	struct vigil_argv_info vigil_argv_info;
+	struct vigil_argv_chunk vigil_argv_chunk;
+	struct vigil_obj_pid vigil_obj_pid;
+	struct vigil_ctl vigil_ctl;
+	struct vigil_genconf vigil_genconf;
+	struct vigil_sysmask vigil_sysmask;
+	struct vigil_sysdesc vigil_sysdesc;
+	struct vigil_percpu vigil_percpu;
 };
 
 const volatile struct vigil_abi_anchor vigil_abi_anchor = {};

@@ -273,6 +273,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 	if (desc && desc->class != VIGIL_CLASS_NONE)
 		capture_class(&r, task, desc, sc->args, ret, event_id, now);
 
+	sc->pad0 = 0;
 	sc->nitems = r.nitems;
 	sc->flags = (compat ? VIGIL_SC_F_COMPAT : 0) | r.flags;
 	sc->hdr.len = r.off > VIGIL_REC_MAX ? VIGIL_REC_MAX : r.off;

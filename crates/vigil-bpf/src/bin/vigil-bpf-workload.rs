@@ -4,8 +4,11 @@
 //! filter on this pid by then), runs the scenario with raw libc calls, prints `key value`
 //! lines the test compares with the events, and exits.
 //!
+//! The syscalls are made with `libc::syscall` where libc would use another one (glibc's
+//! `open` is `openat`).
+//!
 //! Scenarios: `files DIR`, `exec LONG_LEN` (never returns on success), `exec-fail`,
-//! `connect PORT`, `kill`, `loop N` (N getppid calls).
+//! `connect PORT`, `kill`, `loop N` (N getppid calls), `pace N BATCH PAUSE_US`.
 
 use std::ffi::{CString, OsStr};
 use std::io::{BufRead, Write};
@@ -61,11 +64,12 @@ fn main() {
                 check("chdir", i64::from(libc::chdir(dir.as_ptr())));
                 let fd = check(
                     "open",
-                    i64::from(libc::open(
+                    libc::syscall(
+                        libc::SYS_open,
                         a.as_ptr(),
                         libc::O_CREAT | libc::O_WRONLY,
                         0o644,
-                    )),
+                    ),
                 );
                 let _ = writeln!(out, "open fd={fd}");
                 stat_line(&mut out, "a", &a);
@@ -82,18 +86,21 @@ fn main() {
                 let _ = writeln!(out, "openat fd={fd}");
                 stat_line(&mut out, "b", &cstr(format!("{}/b", args[2])));
                 libc::close(fd as i32);
-                let fd = check("creat", i64::from(libc::creat(c.as_ptr(), 0o640)));
+                let fd = check("creat", libc::syscall(libc::SYS_creat, c.as_ptr(), 0o640));
                 stat_line(&mut out, "c", &c);
                 libc::close(fd as i32);
-                check("chmod", i64::from(libc::chmod(a.as_ptr(), 0o600)));
+                check("chmod", libc::syscall(libc::SYS_chmod, a.as_ptr(), 0o600));
                 check(
                     "chown",
-                    i64::from(libc::chown(a.as_ptr(), libc::getuid(), libc::getgid())),
+                    libc::syscall(libc::SYS_chown, a.as_ptr(), libc::getuid(), libc::getgid()),
                 );
-                check("rename", i64::from(libc::rename(a.as_ptr(), a2.as_ptr())));
-                check("unlink", i64::from(libc::unlink(b.as_ptr())));
+                check(
+                    "rename",
+                    libc::syscall(libc::SYS_rename, a.as_ptr(), a2.as_ptr()),
+                );
+                check("unlink", libc::syscall(libc::SYS_unlink, b.as_ptr()));
                 let missing = cstr(format!("{}/missing", args[2]));
-                let rc = libc::open(missing.as_ptr(), libc::O_RDONLY);
+                let rc = libc::syscall(libc::SYS_open, missing.as_ptr(), libc::O_RDONLY);
                 let _ = writeln!(out, "open-missing rc={rc}");
             }
             "exec" => {
@@ -155,6 +162,21 @@ fn main() {
                 let me = libc::getpid();
                 let rc = libc::kill(me, 0);
                 let _ = writeln!(out, "kill pid={me} rc={rc}");
+            }
+            "pace" => {
+                // getppid in batches with pauses: a steady stream a debug-build reader keeps up with.
+                let n: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+                let batch: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(20);
+                let pause = std::time::Duration::from_micros(
+                    args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1000),
+                );
+                for i in 0..n {
+                    libc::getppid();
+                    if i % batch == batch - 1 {
+                        std::thread::sleep(pause);
+                    }
+                }
+                let _ = writeln!(out, "pace n={n}");
             }
             "loop" => {
                 let n: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);

@@ -94,7 +94,7 @@ pub fn run(kit: &mut Kit, names: &[&str], args: &[&str]) -> (String, Vec<Syscall
 }
 
 /// `key=value` from the workload's line starting with `key`.
-pub fn field(out: &str, line: &str, key: &str) -> u64 {
+pub fn field(out: &str, line: &str, key: &str) -> i64 {
     let l = out
         .lines()
         .find(|l| l.split_whitespace().next() == Some(line))
