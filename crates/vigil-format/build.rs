@@ -137,8 +137,10 @@ fn gen_fields(code: &mut String) {
         let upper = cols[0].to_ascii_uppercase();
         let _ = writeln!(
             code,
-            "    FieldDef {{ name: {:?}, upper: {upper:?}, encoding: Encoding::{enc}, interp: Interp::{interp} }},",
-            cols[0]
+            "    FieldDef {{ name: {:?}, sep_name_eq: {:?}, json_key: {:?}, upper: {upper:?}, encoding: Encoding::{enc}, interp: Interp::{interp} }},",
+            cols[0],
+            format!(" {}=", cols[0]),
+            format!("\"{}\":", cols[0])
         );
     }
     code.push_str("];\n\n/// Field constants.\npub mod f {\n    use super::FieldId;\n");

@@ -13,6 +13,10 @@ const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
 /// Appends `n` in decimal.
 #[inline]
 pub fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    if n < 10 {
+        out.push(b'0' + n as u8);
+        return;
+    }
     let mut buf = [0u8; 20];
     let mut i = 20;
     while n >= 100 {

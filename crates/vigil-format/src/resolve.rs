@@ -51,12 +51,32 @@ impl Resolver for MapResolver {
     }
 }
 
+/// Hasher for small integer keys (uids, gids): one multiply instead of `SipHash`.
+#[derive(Default, Clone, Copy)]
+pub struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (u64::from(n) ^ self.0).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdMap<V> = HashMap<u32, V, std::hash::BuildHasherDefault<IdHasher>>;
+
 /// The system's passwd/group databases via `getpwuid_r`/`getgrgid_r`, cached until
 /// [`SystemResolver::clear`] (call it on reload: names can change).
 #[derive(Debug, Default)]
 pub struct SystemResolver {
-    users: HashMap<u32, Option<String>>,
-    groups: HashMap<u32, Option<String>>,
+    users: IdMap<Option<String>>,
+    groups: IdMap<Option<String>>,
 }
 
 impl SystemResolver {

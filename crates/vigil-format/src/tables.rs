@@ -57,6 +57,10 @@ pub struct FieldId(pub u16);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldDef {
     pub name: &'static str,
+    /// `" name="`: what the writer appends before the value (one copy per field).
+    pub sep_name_eq: &'static str,
+    /// `"name":`: the member name in JSON.
+    pub json_key: &'static str,
     /// Name of the interpreted value in ENRICHED text (`UID`, `ARCH`, ...).
     pub upper: &'static str,
     pub encoding: Encoding,

@@ -9,7 +9,7 @@ use crate::json::value::J;
 use crate::model::{Event, Field, FieldName, Identity, Record, Value};
 use crate::raw::Bytes;
 use crate::tables::{f, Encoding, FieldId, RecordType};
-use crate::text::parse::parse_line;
+use crate::text::parse::{canonical_or_text, typed};
 
 /// Members of the event object that are not records.
 const EVENT_META: &[&str] = &[
@@ -205,24 +205,17 @@ fn field_from(rtype: RecordType, name: &str, v: &J) -> Result<Field, String> {
         J::Str(s) if matches!(enc, Some(Encoding::Msg)) => Value::Msg(s.clone().into_bytes()),
         J::Str(s) | J::Num(s) => {
             // Everything else is the value's audit text form: parse it as text does.
-            let mut line = b"type=X msg=audit(0.000:0): ".to_vec();
-            line.extend_from_slice(name.as_bytes());
-            line.push(b'=');
-            line.extend_from_slice(s.as_bytes());
-            let parsed = if s.bytes().any(|b| b == b' ' || b == b'\n' || b == 0x1d) {
-                None
+            if s.bytes()
+                .any(|b| b == b' ' || b == b'\n' || b == b'\r' || b == 0 || b == 0x1d)
+            {
+                Value::Text(s.clone().into_bytes())
             } else {
-                parse_line(&line).ok()
-            };
-            match parsed {
-                Some((_, mut r)) if r.fields.len() == 1 => {
-                    let mut fl = r.fields.pop().expect("one field");
-                    if rtype == crate::tables::rt::EXECVE {
-                        fl.name = FieldName::Other(name.to_string());
-                    }
-                    return Ok(fl);
-                }
-                _ => Value::Text(s.clone().into_bytes()),
+                let (fname, v) = typed(name.as_bytes(), s.as_bytes(), rtype);
+                let mut scratch = Vec::new();
+                return Ok(Field {
+                    name: fname,
+                    value: canonical_or_text(v, s.as_bytes(), &mut scratch),
+                });
             }
         }
         _ => return Err(format!("field {name:?} has an unsupported JSON value")),

@@ -47,10 +47,9 @@ impl<R: Resolver> JsonWriter<R> {
             out.extend_from_slice(b",\"node\":");
             push_json_str(out, node.as_bytes());
         }
-        let keys = ev.keys();
-        if !keys.is_empty() {
+        if let Some(Value::Str(key)) = ev.main_record().and_then(|r| r.get(f::KEY)) {
             out.extend_from_slice(b",\"keys\":[");
-            for (i, k) in keys.iter().enumerate() {
+            for (i, k) in key.split(|&c| c == 1).enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
@@ -65,7 +64,15 @@ impl<R: Resolver> JsonWriter<R> {
             .map(|a| a as u32);
         let mut other: Vec<&Record> = Vec::new();
         let n = ev.records.len();
-        let mut done = vec![false; n];
+        // Which records are written already (small events need no allocation).
+        let mut done_small = [false; 32];
+        let mut done_big = Vec::new();
+        let done: &mut [bool] = if n <= done_small.len() {
+            &mut done_small[..n]
+        } else {
+            done_big.resize(n, false);
+            &mut done_big
+        };
         for i in 0..n {
             if done[i] {
                 continue;
@@ -221,11 +228,15 @@ impl<R: Resolver> JsonWriter<R> {
             out.extend_from_slice(b":true");
             return;
         }
-        out.push(b'"');
         self.scratch.clear();
         fl.name.push_to(&mut self.scratch);
-        push_json_inner(out, &self.scratch);
-        out.extend_from_slice(b"\":");
+        if let FieldName::Known(id) = fl.name {
+            out.extend_from_slice(id.def().json_key.as_bytes());
+        } else {
+            out.push(b'"');
+            push_json_inner(out, &self.scratch);
+            out.extend_from_slice(b"\":");
+        }
         match &fl.value {
             Value::Dec(n) => push_u64(out, *n),
             Value::SDec(n) => push_i64(out, *n),

@@ -199,9 +199,20 @@ fn parse_fields(
 }
 
 /// Keeps `value` only if writing it back gives exactly `raw`.
-fn canonical_or_text(value: Value, raw: &[u8], scratch: &mut Vec<u8>) -> Value {
-    if let Value::Text(_) = value {
-        return value;
+pub(crate) fn canonical_or_text(value: Value, raw: &[u8], scratch: &mut Vec<u8>) -> Value {
+    // Cheap answers for the common kinds; the rest are rendered and compared.
+    match &value {
+        Value::Text(_) | Value::Null => return value,
+        Value::Dec(_) if raw.len() == 1 || raw[0] != b'0' => return value,
+        Value::Tok(_) if !raw.iter().any(|&b| b == b'\r' || b == 0 || b == b'\t') => return value,
+        Value::Str(inner) if raw.first() == Some(&b'"') => {
+            return if crate::escape::needs_hex(inner) {
+                Value::Text(raw.to_vec())
+            } else {
+                value
+            };
+        }
+        _ => {}
     }
     scratch.clear();
     push_value(scratch, &value);
@@ -249,7 +260,7 @@ fn exec_name(name: &[u8]) -> Option<FieldName> {
     Some(FieldName::ArgPart(idx, parse_dec(inner)? as u32))
 }
 
-fn typed(name: &[u8], raw: &[u8], rtype: RecordType) -> (FieldName, Value) {
+pub(crate) fn typed(name: &[u8], raw: &[u8], rtype: RecordType) -> (FieldName, Value) {
     if rtype == rt::EXECVE {
         if let Some(fname) = exec_name(name) {
             let value = match fname {
@@ -284,7 +295,7 @@ fn typed(name: &[u8], raw: &[u8], rtype: RecordType) -> (FieldName, Value) {
         Encoding::Str => parse_str(raw),
         Encoding::HexBytes => decode_hex(raw).map_or_else(text, Value::HexBytes),
         Encoding::Tok => match std::str::from_utf8(raw) {
-            Ok(s) if !s.starts_with('"') => Value::Tok(s.to_string().into()),
+            Ok(s) if !s.starts_with('"') => Value::Tok(intern(s)),
             _ => text(),
         },
         Encoding::Msg => match unquote(raw, b'\'') {
@@ -293,6 +304,18 @@ fn typed(name: &[u8], raw: &[u8], rtype: RecordType) -> (FieldName, Value) {
         },
     };
     (FieldName::Known(id), value)
+}
+
+/// Common bare words without an allocation.
+fn intern(s: &str) -> std::borrow::Cow<'static, str> {
+    const WORDS: &[&str] = &[
+        "yes", "no", "NORMAL", "PARENT", "CREATE", "DELETE", "UNKNOWN", "(none)", "success",
+        "failed", "?", "inline", "sqpoll", "iowq",
+    ];
+    match WORDS.iter().find(|w| **w == s) {
+        Some(w) => std::borrow::Cow::Borrowed(w),
+        None => std::borrow::Cow::Owned(s.to_string()),
+    }
 }
 
 fn parse_str(raw: &[u8]) -> Value {

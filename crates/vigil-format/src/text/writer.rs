@@ -61,6 +61,7 @@ impl<R: Resolver> TextWriter<R> {
     /// Appends every record of `ev`, one line each.
     pub fn write_event(&mut self, ev: &Event, out: &mut Vec<u8>) {
         self.set_stamp(&ev.id);
+        out.reserve(256 * ev.records.len());
         // The arch of the event's SYSCALL names its syscall in ENRICHED mode.
         for r in &ev.records {
             self.write_line(&ev.id, r, out);
@@ -141,6 +142,13 @@ impl<R: Resolver> TextWriter<R> {
             out.push(b' ');
         }
         for (i, fl) in r.fields.iter().enumerate() {
+            if let FieldName::Known(id) = fl.name {
+                // One copy for separator, name and '='.
+                let s = id.def().sep_name_eq.as_bytes();
+                out.extend_from_slice(if i == 0 { &s[1..] } else { s });
+                push_value(out, &fl.value);
+                continue;
+            }
             if i > 0 {
                 out.push(b' ');
             }
