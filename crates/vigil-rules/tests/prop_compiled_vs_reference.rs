@@ -201,17 +201,17 @@ fn condition() -> impl Strategy<Value = Condition> {
             value,
         });
     let watch = prop_oneof![
-        pick(PATHS).prop_map(|p| Condition::Field {
+        3 => pick(PATHS).prop_map(|p| Condition::Field {
             field: Field::Path,
             op: Op::Eq,
             value: Value::Str(p.into()),
         }),
-        pick(&[1u64, 2, 100]).prop_map(|i| Condition::Field {
+        1 => pick(&[1u64, 2, 100]).prop_map(|i| Condition::Field {
             field: Field::Inode,
             op: Op::Eq,
             value: Value::Num(i),
         }),
-        (0u64..16).prop_map(|p| Condition::Field {
+        1 => (0u64..16).prop_map(|p| Condition::Field {
             field: Field::Perm,
             op: Op::Eq,
             value: Value::Num(p),
@@ -219,7 +219,7 @@ fn condition() -> impl Strategy<Value = Condition> {
     ];
     let compare = (pick(CMP_FIELDS), op(), pick(CMP_FIELDS))
         .prop_map(|(left, op, right)| Condition::Compare { left, op, right });
-    prop_oneof![6 => any_field, 5 => eq_field, 2 => watch, 1 => compare]
+    prop_oneof![6 => any_field, 5 => eq_field, 3 => watch, 1 => compare]
 }
 
 fn list() -> impl Strategy<Value = FilterList> {
@@ -410,6 +410,7 @@ struct Stats {
     recorded: AtomicU64,
     keyed: AtomicU64,
     inode_phase: AtomicU64,
+    key_elsewhere: AtomicU64,
     hidden: AtomicU64,
     rules: AtomicU64,
     sel_index: AtomicU64,
@@ -473,6 +474,9 @@ fn compiled_equals_reference() {
                 if v.key_rule.is_some() {
                     bump(&stats.keyed);
                 }
+                if v.key_rule.is_some() && v.key_rule != v.rule {
+                    bump(&stats.key_elsewhere);
+                }
                 if v.hidden != 0 {
                     bump(&stats.hidden);
                 }
@@ -491,8 +495,8 @@ fn compiled_equals_reference() {
     let s = |c: &AtomicU64| c.load(Ordering::Relaxed);
     println!(
         "cases {} rules {} events {} verdicts {}: decided by a rule {}, by the task list {}, \
-         walk aborted {}, recorded {}, keyed {}, inode phase {}, with hidden objects {}; \
-         cases using the (field, syscall) index {}",
+         walk aborted {}, recorded {}, keyed {} (by another rule {}), inode phase {}, with \
+         hidden objects {}; cases using the (field, syscall) index {}",
         s(&stats.cases),
         s(&stats.rules),
         s(&stats.events),
@@ -502,6 +506,7 @@ fn compiled_equals_reference() {
         s(&stats.aborted),
         s(&stats.recorded),
         s(&stats.keyed),
+        s(&stats.key_elsewhere),
         s(&stats.inode_phase),
         s(&stats.hidden),
         s(&stats.sel_index),
@@ -509,21 +514,23 @@ fn compiled_equals_reference() {
     if let Err(e) = result {
         panic!("{e}");
     }
-    // The generator must exercise every path, or agreement proves little.
+    // The generator must exercise every path, or agreement proves little (checked on full
+    // runs only: a short run may miss the rarest ones).
+    if cases < 5_000 {
+        return;
+    }
     let v = s(&stats.verdicts);
-    assert!(
-        s(&stats.cases) >= u64::from(cases.min(10_000)),
-        "too few cases"
-    );
+    assert!(s(&stats.cases) >= u64::from(cases), "too few cases");
     assert!(s(&stats.by_rule) * 10 > v, "rules decide too rarely");
-    for (what, c) in [
-        ("task", &stats.by_task),
-        ("aborted", &stats.aborted),
-        ("inode phase", &stats.inode_phase),
-        ("hidden", &stats.hidden),
-        ("keyed", &stats.keyed),
+    for (what, c, per) in [
+        ("task", &stats.by_task, 2_000),
+        ("aborted", &stats.aborted, 2_000),
+        ("hidden", &stats.hidden, 2_000),
+        ("keyed", &stats.keyed, 2_000),
+        ("inode phase", &stats.inode_phase, 2_000),
+        ("keys from an earlier rule", &stats.key_elsewhere, 20_000),
     ] {
-        assert!(s(c) * 2000 >= v, "{what} too rare: {} of {v}", s(c));
+        assert!(s(c) * per >= v, "{what} too rare: {} of {v}", s(c));
     }
     assert!(
         s(&stats.sel_index) * 50 >= s(&stats.cases),

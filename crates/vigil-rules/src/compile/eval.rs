@@ -659,7 +659,7 @@ impl CompiledSet {
             let mut srcs = Sources::new();
             srcs.push(slot.lists.get(nr as usize).copied().unwrap_or_default());
             self.gather_index(table, ev, objs, Some(nr), &mut srcs);
-            srcs.push(table.residual);
+            srcs.push(slot.residual);
             let walk = Walk {
                 hidden: &hidden,
                 nr: Some(nr),

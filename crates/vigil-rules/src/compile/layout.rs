@@ -342,6 +342,9 @@ pub struct ArchSlot {
     /// Per syscall: rules chosen by syscall (their `-S` or `perm=` class), `SYSCALL_BITS`
     /// long, or empty when no rule is chosen by syscall on this arch.
     pub lists: Vec<ListRef>,
+    /// Rules of every syscall that no index can choose (no `-S`, no `perm=`, no `=` field),
+    /// for this arch only (`-F arch=b32 -S all` costs x86_64 events nothing).
+    pub residual: ListRef,
 }
 
 /// The index of one list (one [`TableKind`]).
@@ -356,7 +359,8 @@ pub struct Table {
     pub index_any: u64,
     /// [`IndexField`] bits with entries keyed by syscall number.
     pub index_sel: u64,
-    /// Rules no index can choose: evaluated for every event that reaches the table.
+    /// Rules no index can choose: evaluated for every event that reaches the table (tables
+    /// with arch slots keep theirs per slot instead).
     pub residual: ListRef,
 }
 

@@ -135,6 +135,17 @@ pub fn table_of(r: &Rule) -> TableKind {
     }
 }
 
+fn list_of(t: TableKind) -> FilterList {
+    match t {
+        TableKind::Task => FilterList::Task,
+        TableKind::Exit | TableKind::Names => FilterList::Exit,
+        TableKind::IoUring => FilterList::IoUring,
+        TableKind::User => FilterList::User,
+        TableKind::Exclude => FilterList::Exclude,
+        TableKind::Fs => FilterList::Filesystem,
+    }
+}
+
 /// String operands, deduplicated.
 #[derive(Default)]
 pub struct Strings {
@@ -161,6 +172,8 @@ pub struct Lowered {
     pub insns: Vec<Insn>,
     /// `RULE_*` bits.
     pub flags: u32,
+    /// Why the rule can never match, when `flags` has `RULE_NEVER`.
+    pub never: Option<String>,
     /// Index keys the rule may be placed under (any one of them suffices, except for the
     /// filesystem table where the rule is placed under every one).
     pub keys: Vec<(IndexField, u64)>,
@@ -171,7 +184,8 @@ pub struct Lowered {
 enum One {
     Insn(Insn),
     True,
-    False,
+    /// The condition can never hold here; why.
+    False(String),
     Abort,
 }
 
@@ -252,7 +266,9 @@ fn lower_condition(
             let obj = |f| matches!(f, Field::ObjUid | Field::ObjGid);
             return match table {
                 TableKind::User | TableKind::Exclude => One::Abort,
-                TableKind::Task if obj(*left) || obj(*right) => One::False,
+                TableKind::Task if obj(*left) || obj(*right) => One::False(
+                    "an object comparison cannot hold on the task list (no objects at fork)".into(),
+                ),
                 _ => One::Insn(Insn {
                     field: pseudo::COMPARE,
                     op: op_code(*op) as u8,
@@ -273,17 +289,37 @@ fn lower_condition(
     }
     // A number where a string belongs or the reverse: the condition cannot hold.
     if is_string_field(field) != matches!(value, Value::Str(_)) {
-        return One::False;
+        return One::False(format!("{} has a value of the wrong kind", field.name()));
     }
     if !message {
         match field {
-            Field::MsgType | Field::FsType => return One::False,
-            Field::Path if table != TableKind::Names => return One::False,
+            Field::MsgType | Field::FsType => {
+                return One::False(format!(
+                    "{} is not evaluated on the {} list",
+                    field.name(),
+                    crate::tables::list_name(list_of(table))
+                ))
+            }
+            Field::Path if table != TableKind::Names => {
+                return One::False("path= only matches on the exit list".into())
+            }
             // Without a context these fields read as false, `!=` negates it.
             Field::Perm | Field::FileType if table == TableKind::Task => {
-                return if op == Op::Ne { One::True } else { One::False };
+                return if op == Op::Ne {
+                    One::True
+                } else {
+                    One::False(format!(
+                        "{} cannot hold on the task list (evaluated at fork, without a syscall)",
+                        field.name()
+                    ))
+                };
             }
-            f if table == TableKind::Task && needs_ctx(f) => return One::False,
+            f if table == TableKind::Task && needs_ctx(f) => {
+                return One::False(format!(
+                    "{} cannot hold on the task list (evaluated at fork, without a syscall)",
+                    f.name()
+                ))
+            }
             _ => {}
         }
     }
@@ -319,13 +355,12 @@ fn lower_condition(
             };
             if let Field::Arg(i) = field {
                 if i > 3 {
-                    return One::False;
+                    return One::False(format!("a{i} does not exist"));
                 }
                 insn.arg = u32::from(i);
             }
         }
-        // A number where a string belongs or the reverse: the condition cannot hold.
-        _ => return One::False,
+        _ => return One::False(format!("{} has a value of the wrong kind", field.name())),
     }
     One::Insn(insn)
 }
@@ -405,7 +440,7 @@ pub fn lower(r: &Rule, strings: &mut Strings) -> Lowered {
     let mut flags = 0;
     let mut longest = 0;
     let message = matches!(table, TableKind::User | TableKind::Exclude);
-    let mut never = false;
+    let mut never: Option<String> = None;
     if table == TableKind::Fs {
         // The filesystem list reads only `fstype` fields of `never` rules.
         for c in &r.conditions {
@@ -424,14 +459,18 @@ pub fn lower(r: &Rule, strings: &mut Strings) -> Lowered {
                 });
             }
         }
-        never = r.action != Action::Never || insns.is_empty();
+        if r.action != Action::Never {
+            never = Some("the filesystem list only acts on never rules".into());
+        } else if insns.is_empty() {
+            never = Some("a filesystem rule without fstype= hides nothing".into());
+        }
     } else {
         for c in &r.conditions {
             match lower_condition(c, table, strings, &mut longest) {
                 One::Insn(i) => insns.push(i),
                 One::True => {}
-                One::False => {
-                    never = true;
+                One::False(why) => {
+                    never.get_or_insert(why);
                     // In the message walk a false field ends the rule before any later abort.
                     if message {
                         break;
@@ -443,19 +482,21 @@ pub fn lower(r: &Rule, strings: &mut Strings) -> Lowered {
                 }
             }
         }
-        if message && !never && !r.keys.is_empty() && insns.last() != Some(&abort()) {
+        if message && never.is_none() && !r.keys.is_empty() && insns.last() != Some(&abort()) {
             // The key is one more field, which `audit_filter` cannot evaluate.
             insns.push(abort());
         }
-        if message && insns.is_empty() {
-            // No field at all: `audit_filter` never matches such a rule.
-            never = true;
+        if message && insns.is_empty() && never.is_none() {
+            never = Some(format!(
+                "a {} rule without fields never matches",
+                crate::tables::list_name(r.list)
+            ));
         }
-        if message && insns.last() == Some(&abort()) && !never {
+        if message && insns.last() == Some(&abort()) && never.is_none() {
             flags |= RULE_ABORTS;
         }
     }
-    if never {
+    if never.is_some() {
         insns = vec![Insn {
             field: pseudo::FALSE,
             op: 0,
@@ -494,6 +535,7 @@ pub fn lower(r: &Rule, strings: &mut Strings) -> Lowered {
         table,
         insns,
         flags,
+        never,
         keys,
         longest_string: longest,
     }

@@ -120,10 +120,13 @@ fn rank(f: IndexField) -> u8 {
     }
 }
 
+/// One arch slot under construction: (arch, bitmap, per-syscall lists, residual).
+type SlotB = (u32, SyscallMask, HashMap<u32, Vec<u32>>, Vec<u32>);
+
 struct TableB {
     kind: TableKind,
     rules: u32,
-    slots: Vec<(u32, SyscallMask, HashMap<u32, Vec<u32>>)>,
+    slots: Vec<SlotB>,
     index_any: u64,
     index_sel: u64,
     residual: Vec<u32>,
@@ -136,7 +139,7 @@ impl TableB {
             rules: 0,
             slots: arches
                 .iter()
-                .map(|a| (*a, SyscallMask::EMPTY, HashMap::new()))
+                .map(|a| (*a, SyscallMask::EMPTY, HashMap::new(), Vec::new()))
                 .collect(),
             index_any: 0,
             index_sel: 0,
@@ -370,7 +373,16 @@ pub fn build(sets: &[RuleSet], opts: &CompileOptions) -> Result<CompiledSet, Com
                 }
             }
         } else if lw.keys.is_empty() {
-            tb.residual.push(id32);
+            if selector && t != TableKind::Names {
+                // Per arch, so a rule that names one arch costs the others nothing.
+                for (slot, m) in tb.slots.iter_mut().zip(per_slot) {
+                    if !m.is_empty() {
+                        slot.3.push(id32);
+                    }
+                }
+            } else {
+                tb.residual.push(id32);
+            }
         } else {
             let (f, v) = choose(&lw.keys, t, SEL_ANY, &buckets);
             buckets.entry(key(t, f, SEL_ANY, v)).or_default().push(id32);
@@ -401,7 +413,7 @@ pub fn build(sets: &[RuleSet], opts: &CompileOptions) -> Result<CompiledSet, Com
     let mut out_tables = Vec::with_capacity(tables.len());
     for tb in &tables {
         let mut slots = Vec::with_capacity(tb.slots.len());
-        for (arch, bitmap, lists) in &tb.slots {
+        for (arch, bitmap, lists, residual) in &tb.slots {
             // A slot without per-syscall lists keeps none (every lookup reads as empty).
             let mut refs = if lists.is_empty() {
                 Vec::new()
@@ -415,10 +427,17 @@ pub fn build(sets: &[RuleSet], opts: &CompileOptions) -> Result<CompiledSet, Com
                     format!("the {:?} list of syscall {nr} (arch {arch:#x})", tb.kind)
                 })?;
             }
+            let residual = flat(residual, &|| {
+                format!(
+                    "the {:?} residual list of arch {arch:#x} (rules with no -S and no = field)",
+                    tb.kind
+                )
+            })?;
             slots.push(ArchSlot {
                 arch: *arch,
                 bitmap: *bitmap,
                 lists: refs,
+                residual,
             });
         }
         out_tables.push(Table {

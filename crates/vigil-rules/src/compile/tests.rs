@@ -250,7 +250,11 @@ fn bounds_are_compile_errors() {
 fn overfull_lists_are_compile_errors() {
     let rules = vec![exit(&[], vec![f(Field::Auid, Op::Ge, 1000)]); layout::MAX_LIST_LEN + 1];
     let e = compile(&[set(rules)]).unwrap_err();
-    assert!(e.to_string().contains("Exit residual list"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("Exit residual list of arch 0xc000003e"),
+        "{e}"
+    );
 }
 
 #[test]
