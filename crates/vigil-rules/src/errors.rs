@@ -200,8 +200,8 @@ pub enum Problem {
     DuplicatePrepend(String),
     #[error("key \"{0}\" contains the key separator byte 0x01")]
     KeySeparator(String),
-    #[error("{0}")]
-    Note(String),
+    #[error("{0} does not exist on this host (yet); the kernel watches for it to appear")]
+    WatchTargetMissing(String),
 }
 
 /// One error or warning.

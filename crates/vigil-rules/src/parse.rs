@@ -707,7 +707,11 @@ impl Line<'_> {
                 line: self.lineno,
             },
         };
-        validate::check_rule(&rule, &self.cond_tokens, self.host)?;
+        let warnings =
+            validate::check_rule(&rule, &self.cond_tokens, self.host, self.add.is_some())?;
+        for (problem, column, token) in warnings {
+            self.warn(problem, column, &token);
+        }
         self.commands.push(match (self.add, self.del) {
             (Some((_, prepend)), _) => Command::Add { rule, prepend },
             (None, _) => Command::Delete { rule },

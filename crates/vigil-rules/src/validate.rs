@@ -38,8 +38,15 @@ fn parent_must_exist(host: &dyn Host, path: &str, what: &str) -> Result<(), Prob
     }
 }
 
-/// Checks one finished rule; `tokens[i]` is where condition `i` was written.
-pub(crate) fn check_rule(rule: &Rule, tokens: &[Token], host: &dyn Host) -> Result<(), Fail> {
+/// Checks one finished rule; `tokens[i]` is where condition `i` was written. `adding`: the
+/// rule is being added (host checks apply), not deleted. Returns warnings.
+pub(crate) fn check_rule(
+    rule: &Rule,
+    tokens: &[Token],
+    host: &dyn Host,
+    adding: bool,
+) -> Result<Vec<Fail>, Fail> {
+    let mut warnings = Vec::new();
     let mut object = false; // a path=, dir= or inode= is present (one per rule)
     let mut exe = false;
     for (i, cond) in rule.conditions.iter().enumerate() {
@@ -70,10 +77,13 @@ pub(crate) fn check_rule(rule: &Rule, tokens: &[Token], host: &dyn Host) -> Resu
                         "dir= must be an absolute path",
                     )));
                 }
-                if *field == Field::Path {
+                if *field == Field::Path && adding {
                     parent_must_exist(host, text, "watch").map_err(fail)?;
+                    if host.path_kind(text) == PathKind::Missing {
+                        warnings.push(fail(Problem::WatchTargetMissing(text.to_owned())));
+                    }
                 }
-                if *field == Field::Dir && host.path_kind(text) == PathKind::Missing {
+                if *field == Field::Dir && adding && host.path_kind(text) == PathKind::Missing {
                     return Err(fail(Problem::PathMissing(format!(
                         "directory {text} (dir=) does not exist"
                     ))));
@@ -91,7 +101,9 @@ pub(crate) fn check_rule(rule: &Rule, tokens: &[Token], host: &dyn Host) -> Resu
                         "exe= must be an absolute path without a trailing /",
                     )));
                 }
-                parent_must_exist(host, text, "executable").map_err(fail)?;
+                if adding {
+                    parent_must_exist(host, text, "executable").map_err(fail)?;
+                }
             }
             Field::Auid
                 if *value == Value::Num(u64::from(u32::MAX)) && !matches!(op, Op::Eq | Op::Ne) =>
@@ -114,5 +126,5 @@ pub(crate) fn check_rule(rule: &Rule, tokens: &[Token], host: &dyn Host) -> Resu
             _ => {}
         }
     }
-    Ok(())
+    Ok(warnings)
 }

@@ -299,6 +299,18 @@ fn watches() {
         listing("-w /tmp/l -p x -k a -k b -p w\n"),
         "-w /tmp/l -p w -k a -k b\n"
     );
+    // A missing watch target in an existing directory is fine for the kernel: a warning.
+    let h = host();
+    let r = Loader::new(&h)
+        .load_str("-w /tmp/missing -p r\n", "w.rules")
+        .unwrap();
+    assert!(
+        matches!(&r.diagnostics[..], [d] if !d.is_error()
+            && d.problem == Problem::WatchTargetMissing("/tmp/missing".into())
+            && d.to_string().starts_with("w.rules:1:4: warning: /tmp/missing does not exist")),
+        "{:?}",
+        r.diagnostics
+    );
     assert_eq!(listing("-w /tmp/a\\ b -p R\n"), "-w /tmp/a b -p r\n");
     assert!(matches!(
         error("-w relative -p r"),
