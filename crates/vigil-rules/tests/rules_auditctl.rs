@@ -197,8 +197,13 @@ fn corpus_matches_auditctl() {
     let scratch =
         std::env::temp_dir().join(format!("vigil-rules-corpus-{}.rules", std::process::id()));
     let _guard = KernelAuditGuard::new();
-    for name in ["auditctl_corpus.rules", "auditctl_errors.rules"] {
-        let path = dir.join(name);
+    // vigil's shipped default rules must mean the same to auditctl too.
+    let default_rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vigil/rules/default.rules");
+    for path in [
+        dir.join("auditctl_corpus.rules"),
+        dir.join("auditctl_errors.rules"),
+        default_rules,
+    ] {
         let text = std::fs::read_to_string(&path).unwrap();
         check_file(&path.display().to_string(), &text, &scratch);
     }
