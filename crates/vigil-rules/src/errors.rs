@@ -200,6 +200,8 @@ pub enum Problem {
     DuplicatePrepend(String),
     #[error("key \"{0}\" contains the key separator byte 0x01")]
     KeySeparator(String),
+    #[error("line ends with a carriage return (a CRLF file?); like auditctl, vigil keeps it as part of the last word")]
+    CarriageReturn,
     #[error("{0} does not exist on this host (yet); the kernel watches for it to appear")]
     WatchTargetMissing(String),
 }

@@ -164,6 +164,19 @@ impl<'h> Loader<'h> {
                     Line::Words(words) => self.line(&words, file_name, lineno),
                 }
             };
+            let mut outcome = outcome;
+            if raw.ends_with('\r') {
+                outcome.diagnostics.push(Diagnostic {
+                    severity: Severity::Warning,
+                    location: Location {
+                        file: file_name.to_owned(),
+                        line: lineno,
+                        column: u32::try_from(raw.len()).unwrap_or(u32::MAX),
+                    },
+                    token: "\r".into(),
+                    problem: Problem::CarriageReturn,
+                });
+            }
             for c in &outcome.commands {
                 match c {
                     Command::IgnoreErrors => ignore = true,

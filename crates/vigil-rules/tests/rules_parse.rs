@@ -445,6 +445,17 @@ fn words_and_options() {
         assert!(format!("{p:?}").starts_with(want), "{line}: {p:?}");
     }
     assert!(matches!(error(&"x".repeat(7000)), Problem::LineTooLong(_)));
+    // CRLF: auditctl keeps the CR in the last word; vigil too, and says so.
+    let h = host();
+    let mut l = Loader::new(&h);
+    let r = l
+        .load_str("-w /etc/passwd -p wa -k id\r\n", "crlf.rules")
+        .unwrap();
+    assert!(r
+        .diagnostics
+        .iter()
+        .any(|d| d.problem == Problem::CarriageReturn));
+    assert_eq!(l.ruleset().rules[0].keys, ["id\r"]);
 }
 
 #[test]
