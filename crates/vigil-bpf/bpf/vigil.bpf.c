@@ -8,5 +8,6 @@ const volatile __u32 vigil_abi_version = VIGIL_ABI_VERSION;
 
 #include "progs/syscall.c"
 #include "progs/probe.c"
+#include "progs/bench.c"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -11,6 +11,7 @@
 //!
 //! Design: docs/design/bpf.md.
 
+pub mod bare;
 pub mod btf;
 pub mod capture;
 pub mod convert;

@@ -1,4 +1,135 @@
-//! Syscall latency harness (placeholder until the harness lands).
-pub fn run(_args: &[String]) -> anyhow::Result<()> {
-    anyhow::bail!("bench: not yet implemented")
+//! `cargo xtask bench`: syscall latency, lmbench style, under several hook scenarios.
+//!
+//! Run it in release mode on an otherwise idle machine, as root (BPF scenarios):
+//! `cargo run --release -p xtask -- bench [--rounds 10] [--batches 21] [--calls 20000]
+//!  [--cpu 1] [--fifo] [--ops getppid,read,...] [--scenarios none,bare-raw,...]`.
+//! Each cell is the best batch of `calls` calls; rounds interleave the scenarios so that
+//! machine noise hits them alike; the table gives the minimum and the median over rounds.
+
+mod ops;
+mod scenario;
+
+use anyhow::{bail, Context};
+
+use ops::{Fixture, Op};
+use scenario::Scenario;
+
+struct Args {
+    rounds: u32,
+    batches: u32,
+    calls: u32,
+    cpu: usize,
+    fifo: bool,
+    ops: Vec<Op>,
+    scenarios: Vec<Scenario>,
+}
+
+fn parse_args(args: &[String]) -> anyhow::Result<Args> {
+    let mut a = Args {
+        rounds: 10,
+        batches: 21,
+        calls: 20_000,
+        cpu: 1,
+        fifo: false,
+        ops: Op::ALL.to_vec(),
+        scenarios: Scenario::ALL.to_vec(),
+    };
+    let mut it = args.iter();
+    while let Some(k) = it.next() {
+        let mut val = || it.next().with_context(|| format!("{k} needs a value"));
+        match k.as_str() {
+            "--rounds" => a.rounds = val()?.parse()?,
+            "--batches" => a.batches = val()?.parse()?,
+            "--calls" => a.calls = val()?.parse()?,
+            "--cpu" => a.cpu = val()?.parse()?,
+            "--fifo" => a.fifo = true,
+            "--ops" => {
+                a.ops = val()?
+                    .split(',')
+                    .map(|s| Op::parse(s).with_context(|| format!("unknown op {s:?}")))
+                    .collect::<anyhow::Result<_>>()?;
+            }
+            "--scenarios" => {
+                a.scenarios = val()?
+                    .split(',')
+                    .map(|s| Scenario::parse(s).with_context(|| format!("unknown scenario {s:?}")))
+                    .collect::<anyhow::Result<_>>()?;
+            }
+            "--help" | "-h" => {
+                println!("{HELP}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown option {other:?}\n{HELP}"),
+        }
+    }
+    if a.rounds == 0 || a.batches == 0 || a.calls == 0 {
+        bail!("--rounds, --batches and --calls must be positive");
+    }
+    Ok(a)
+}
+
+const HELP: &str = "usage: cargo run --release -p xtask -- bench [--rounds N] [--batches N] \
+[--calls N] [--cpu N] [--fifo] [--ops getppid,read,write,stat,fstat,open] \
+[--scenarios none,bare-raw,bare-btf,vigil-other,vigil-named,vigil-named-btf]";
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let a = parse_args(args)?;
+    if cfg!(debug_assertions) {
+        eprintln!("warning: debug build; use `cargo run --release -p xtask -- bench`");
+    }
+    ops::pin(a.cpu, a.fifo)?;
+    let fx = Fixture::new()?;
+    // results[scenario][op] = one value per round
+    let mut results = vec![vec![Vec::new(); a.ops.len()]; a.scenarios.len()];
+    for round in 0..a.rounds {
+        for (si, sc) in a.scenarios.iter().enumerate() {
+            let guard = sc
+                .setup(&a.ops)
+                .with_context(|| format!("scenario {}", sc.name()))?;
+            for (oi, op) in a.ops.iter().enumerate() {
+                results[si][oi].push(fx.measure(*op, a.batches, a.calls));
+            }
+            drop(guard);
+        }
+        eprintln!("round {}/{} done", round + 1, a.rounds);
+    }
+    let uname = std::process::Command::new("uname").arg("-r").output().ok();
+    println!(
+        "kernel {}, cpu {} of {}, {} rounds x best of {} batches x {} calls{}; ns per op",
+        uname.map_or_else(String::new, |o| String::from_utf8_lossy(&o.stdout)
+            .trim()
+            .to_string()),
+        a.cpu,
+        // SAFETY: sysconf has no memory arguments.
+        unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) },
+        a.rounds,
+        a.batches,
+        a.calls,
+        if a.fifo { ", SCHED_FIFO" } else { "" }
+    );
+    println!();
+    let header: Vec<&str> = a.ops.iter().map(|o| o.name()).collect();
+    println!("| scenario | {} |", header.join(" | "));
+    println!("|---|{}", "---:|".repeat(header.len()));
+    for (si, sc) in a.scenarios.iter().enumerate() {
+        let cells: Vec<String> = results[si]
+            .iter_mut()
+            .map(|v| {
+                let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+                format!("{min:.0} ({:.0})", median(v))
+            })
+            .collect();
+        println!("| {} | {} |", sc.name(), cells.join(" | "));
+    }
+    println!();
+    println!("cells: minimum over rounds (median in parentheses)");
+    for sc in &a.scenarios {
+        println!("- {}: {}", sc.name(), sc.describe());
+    }
+    Ok(())
 }
