@@ -106,3 +106,17 @@ fn excluded_task_yields_nothing_and_is_counted() {
     kit.reader.drain(|e| n += usize::from(e.task.pid == pid));
     assert_eq!(n, 0, "events from an excluded task");
 }
+
+#[test]
+fn features_are_detected() {
+    let Some(kit) = common::kit("features_are_detected") else {
+        return;
+    };
+    let f = kit.loader.features();
+    eprintln!("features: {f:?}");
+    assert!(f.kernel_btf && f.ringbuf, "{f:?}");
+    // The BPF LSM is either usable or its refusal is explained.
+    if let Err(why) = &f.lsm_load {
+        assert!(!why.is_empty());
+    }
+}
