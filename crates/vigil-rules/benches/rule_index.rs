@@ -96,7 +96,11 @@ fn rule_set(n: usize) -> RuleSet {
     while rules.len() < n {
         if i.is_multiple_of(2) {
             // All-syscall rules on uid/auid equality; no value is the event's.
-            let f = if i.is_multiple_of(4) { Field::Uid } else { Field::Auid };
+            let f = if i.is_multiple_of(4) {
+                Field::Uid
+            } else {
+                Field::Auid
+            };
             rules.push(rule(
                 None,
                 vec![field(f, Op::Eq, 2000 + i)],

@@ -63,6 +63,35 @@ pub struct Report {
     pub cost: Result<CostReport, CompileError>,
 }
 
+impl fmt::Display for Report {
+    /// What `vigil rules check` prints: one line per warning, then the cost summary and the
+    /// syscalls the kernel spends the most on.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for w in &self.warnings {
+            writeln!(f, "{w}")?;
+        }
+        match &self.cost {
+            Err(e) => writeln!(f, "cost: the set cannot be compiled: {e}"),
+            Ok(c) => {
+                writeln!(f, "cost: {}", c.summary())?;
+                for s in c.worst(5).into_iter().filter(|s| s.kernel_evaluated > 0) {
+                    writeln!(
+                        f,
+                        "  {} ({}): kernel walks {} rules and evaluates {}; vigil evaluates at \
+                         most {}",
+                        s.name,
+                        tables::machine_name(s.arch).unwrap_or("?"),
+                        s.kernel_walked,
+                        s.kernel_evaluated,
+                        s.vigil_candidates
+                    )?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Analyse one rule set.
 pub fn check(set: &RuleSet) -> Report {
     let mut warnings = Vec::new();

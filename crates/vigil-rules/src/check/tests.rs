@@ -152,6 +152,17 @@ fn watches_after_broader_rules_are_shadowed() {
 fn the_cost_report_comes_along() {
     let r = run("-a always,exit -F arch=b64 -S openat -F uid=1001 -k a\n\
                  -a always,exit -S all -F uid=1002 -k b\n");
+    let text = r.to_string();
+    assert!(
+        text.starts_with("cost: kernel: every syscall walks 2 exit rules"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "openat (x86_64): kernel walks 2 rules and evaluates 2; vigil evaluates at most 2"
+        ),
+        "{text}"
+    );
     let cost = r.cost.unwrap();
     assert_eq!(cost.kernel_exit_rules, 2);
     assert_eq!(cost.vigil_residual, 0);
