@@ -39,6 +39,8 @@ pub struct TaskInput {
 pub struct ObjectInput {
     /// Absolute, normalised path of the object, when known.
     pub path: Option<Vec<u8>>,
+    /// `u64::MAX` when the object has no inode (a name that was not found): `filetype=`
+    /// skips such objects, as the kernel's `AUDIT_INO_UNSET`.
     pub inode: u64,
     pub dev_major: u32,
     pub dev_minor: u32,
