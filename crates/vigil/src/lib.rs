@@ -5,3 +5,5 @@ pub mod config;
 pub mod ctl;
 pub mod daemon;
 pub mod logfile;
+pub mod pipeline;
+pub mod search;

@@ -3,7 +3,9 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+pub mod replay;
 pub mod rules;
+pub mod search;
 
 /// vigil: Linux audit with an O(1) in-kernel rule index, io_uring auditing and container audit.
 #[derive(Debug, Parser)]
@@ -18,10 +20,16 @@ pub enum Command {
     /// Parse, check, list and compile auditctl rule files.
     #[command(subcommand)]
     Rules(rules::RulesCmd),
+    /// Run a replay trace through the rules and print the audit log the daemon would write.
+    Replay(replay::ReplayArgs),
+    /// Search audit logs with ausearch's options (`vigil search -h`).
+    Search(search::SearchArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Rules(cmd) => rules::run(cmd),
+        Command::Replay(a) => replay::run(&a),
+        Command::Search(a) => search::run(&a),
     }
 }

@@ -1,0 +1,775 @@
+//! The searchable items of an event, read from its records the way ausearch 3.0.9 reads them
+//! (`ausearch-parse.c`), so `vigil search` selects the same events:
+//!
+//! - Records are read in order; a later record overwrites what an earlier one set.
+//! - Each record family yields its own fields (SYSCALL: syscall, success, exit, task ids, key;
+//!   USER messages: pid, uid, auid, ses, the uid inside `msg='...'`, `res=`; LOGIN, DAEMON_*,
+//!   `CONFIG_CHANGE`, ... their own); records such as PATH, CWD, EXECVE, PROCTITLE yield none.
+//! - A field a criterion needs but the record lacks makes the whole event malformed: it
+//!   matches nothing (ausearch skips it the same way).
+//! - Unset items keep ausearch's defaults (`pid` -1, `syscall` 0, `loginuid` -2, ...), compared
+//!   as the C types are (32-bit), so corner cases such as `-ui 4294967295` behave alike.
+//!
+//! vigil's own record types extend this: URINGOP yields the ring owner's task ids, success
+//! and key (ausearch reads nothing from it), `CONTAINER_ID` and `CONTAINER_OP` yield `contid`.
+
+/// Which items the query needs (ausearch reads only those, and only those can be missing).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Needs {
+    pub pid: bool,
+    pub ppid: bool,
+    pub uid: bool,
+    pub euid: bool,
+    pub loginuid: bool,
+    pub gid: bool,
+    pub egid: bool,
+    pub session: bool,
+    pub success: bool,
+    pub exit: bool,
+    pub key: bool,
+    /// `--arch` or `-sc NAME` (the arch of SYSCALL records is read), or interpreted output.
+    pub arch: bool,
+    pub comm: bool,
+    pub exe: bool,
+    pub contid: bool,
+}
+
+/// ausearch's `S_FAILED` / `S_SUCCESS` (and `S_UNSET` = -1).
+pub const S_FAILED: i64 = 0;
+pub const S_SUCCESS: i64 = 1;
+
+/// What an event yields. Defaults are ausearch's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Items {
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub euid: u32,
+    pub loginuid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub session: u32,
+    /// -1 unset, else [`S_FAILED`], [`S_SUCCESS`] or whatever number `res=` held.
+    pub success: i64,
+    pub exit: Option<i64>,
+    pub syscall: i32,
+    pub arch: u32,
+    /// `None` until a record with `key=` is seen.
+    pub keys: Option<Vec<Vec<u8>>>,
+    pub comm: Option<Vec<u8>>,
+    pub exe: Option<Vec<u8>>,
+    pub contids: Vec<u64>,
+}
+
+impl Default for Items {
+    fn default() -> Items {
+        Items {
+            pid: u32::MAX,
+            ppid: u32::MAX,
+            uid: u32::MAX,
+            euid: u32::MAX,
+            loginuid: u32::MAX - 1,
+            gid: u32::MAX,
+            egid: u32::MAX,
+            session: u32::MAX - 1,
+            success: -1,
+            exit: None,
+            syscall: 0,
+            arch: 0,
+            keys: None,
+            comm: None,
+            exe: None,
+            contids: Vec::new(),
+        }
+    }
+}
+
+/// A record the event cannot be searched with (ausearch: "malformed event skipped").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
+type Step = Result<(), Malformed>;
+
+/// A record's fields as written, looked up by name by scanning the line (no full parse:
+/// most records of a large log are only looked at, and the text is what ausearch compares).
+pub struct Fields<'a> {
+    body: &'a [u8],
+    rtype: u32,
+}
+
+impl<'a> Fields<'a> {
+    /// `line` is one record's text (the raw part, before any 0x1D).
+    pub fn new(rtype: u32, line: &'a [u8]) -> Fields<'a> {
+        let body = line
+            .windows(3)
+            .position(|w| w == b"): ")
+            .map_or(&line[line.len()..], |p| &line[p + 3..]);
+        Fields { body, rtype }
+    }
+
+    /// `(name, value)` of each field in order; a bare word has an empty value.
+    fn scan(&self) -> impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)> {
+        let t = self.body;
+        let mut i = 0;
+        std::iter::from_fn(move || {
+            while i < t.len() && t[i] == b' ' {
+                i += 1;
+            }
+            if i >= t.len() {
+                return None;
+            }
+            let start = i;
+            while i < t.len() && t[i] != b' ' && t[i] != b'=' {
+                i += 1;
+            }
+            let name = &t[start..i];
+            if i >= t.len() || t[i] == b' ' {
+                return Some((name, None));
+            }
+            i += 1;
+            let v = i;
+            match t.get(i) {
+                Some(b'"') => {
+                    i += 1;
+                    while i < t.len() && t[i] != b'"' {
+                        i += 1;
+                    }
+                    i = (i + 1).min(t.len());
+                    while i < t.len() && t[i] != b' ' {
+                        i += 1;
+                    }
+                }
+                // User text runs to the last quote of the line.
+                Some(b'\'') if name == b"msg" => {
+                    i = t[i + 1..]
+                        .iter()
+                        .rposition(|&b| b == b'\'')
+                        .map_or(t.len(), |p| i + 1 + p + 1);
+                }
+                _ => {
+                    while i < t.len() && t[i] != b' ' {
+                        i += 1;
+                    }
+                }
+            }
+            Some((name, Some(&t[v..i])))
+        })
+    }
+
+    /// The value of the first field called `name`, as written in the log.
+    pub fn text(&mut self, name: &str) -> Option<&'a [u8]> {
+        let name = name.as_bytes();
+        self.scan()
+            .find(|(n, v)| *n == name && v.is_some())
+            .and_then(|(_, v)| v)
+    }
+
+    /// Whether the record holds the bare word `w` (`denied` in an AVC).
+    pub fn has_word(&self, w: &str) -> bool {
+        self.scan().any(|(n, v)| v.is_none() && n == w.as_bytes())
+    }
+
+    /// `strtoul` of the field (a number, or `None` when absent).
+    pub fn num(&mut self, name: &str) -> Option<u64> {
+        self.text(name).map(strtoul)
+    }
+
+    fn num_or(&mut self, name: &str, required: bool) -> Result<Option<u32>, Malformed> {
+        match self.num(name) {
+            Some(n) => Ok(Some(n as u32)),
+            None if required => Err(Malformed),
+            None => Ok(None),
+        }
+    }
+}
+
+/// C's `strtoul`: optional sign, leading digits, wrapping negation, 0 when there are none.
+pub fn strtoul(s: &[u8]) -> u64 {
+    let s = s.strip_prefix(b" ").unwrap_or(s);
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut n: u64 = 0;
+    for &b in digits.iter().take_while(|b| b.is_ascii_digit()) {
+        n = n.saturating_mul(10).saturating_add(u64::from(b - b'0'));
+    }
+    if neg {
+        n.wrapping_neg()
+    } else {
+        n
+    }
+}
+
+/// C's `strtoll` with base 0 (decimal, `0x` hex or leading-zero octal).
+pub fn strtoll(s: &[u8]) -> i64 {
+    let (neg, body) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) = if let Some(h) = body.strip_prefix(b"0x").or(body.strip_prefix(b"0X")) {
+        (16, h)
+    } else if body.len() > 1 && body[0] == b'0' {
+        (8, &body[1..])
+    } else {
+        (10, body)
+    };
+    let mut n: i64 = 0;
+    for &b in digits {
+        let Some(d) = (b as char).to_digit(radix) else {
+            break;
+        };
+        n = n
+            .saturating_mul(i64::from(radix))
+            .saturating_add(i64::from(d));
+    }
+    if neg {
+        -n
+    } else {
+        n
+    }
+}
+
+/// ausearch's `unescape` of an unquoted value: `(null)`-style words stay as they are, hex is
+/// decoded (the leading run of hex digits).
+pub fn unescape(v: &[u8]) -> Vec<u8> {
+    if v.first() == Some(&b'(') {
+        let end = v.iter().position(|&b| b == b')').map_or(v.len(), |p| p + 1);
+        return v[..end].to_vec();
+    }
+    let hex = v.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    v[..hex]
+        .chunks_exact(2)
+        .map(|p| {
+            let h = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+            h(p[0]) << 4 | h(p[1])
+        })
+        .take_while(|&b| b != 0)
+        .collect()
+}
+
+/// A quoted string's content, or the unescaped hex.
+fn string_value(v: &[u8]) -> Vec<u8> {
+    match v.strip_prefix(b"\"") {
+        Some(rest) => rest[..rest.iter().position(|&b| b == b'"').unwrap_or(rest.len())].to_vec(),
+        None => unescape(v),
+    }
+}
+
+/// Keys of a `key=` value: a quoted key is one key; hex is split at 0x01.
+fn keys_of(v: &[u8]) -> Vec<Vec<u8>> {
+    if v.first() == Some(&b'"') {
+        return vec![string_value(v)];
+    }
+    unescape(v)
+        .split(|&b| b == 1)
+        .filter(|k| !k.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+/// Record families, by how ausearch reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Syscall,
+    TaskInfo,
+    User,
+    UserAvc,
+    Login,
+    Daemon1,
+    Daemon2,
+    Simple,
+    ConfigChange,
+    KernelAnom,
+    Integrity,
+    Tty,
+    Kernel,
+    Avc,
+    Uring,
+    Contid,
+    Nothing,
+}
+
+fn family(rtype: u32) -> Family {
+    match rtype {
+        1300 => Family::Syscall,
+        1005 | 1100..=1106 | 1108..=1199 | 2100..=2999 => Family::User,
+        1107 => Family::UserAvc,
+        1006 => Family::Login,
+        1200..=1203 | 1205 | 1206 => Family::Daemon1,
+        1207 | 1208 => Family::Daemon2,
+        1305 => Family::ConfigChange,
+        1400 => Family::Avc,
+        1328 | 1702 => Family::TaskInfo,
+        1326 | 1700 | 1701 => Family::KernelAnom,
+        1403..=1417 => Family::Simple,
+        1800..=1807 => Family::Integrity,
+        1319 => Family::Tty,
+        1325 | 1335 => Family::Kernel,
+        1336 => Family::Uring,
+        1020 | 3000 => Family::Contid,
+        _ => Family::Nothing,
+    }
+}
+
+/// Reads every record of an event (type and raw text) into `Items`, as ausearch does.
+pub fn extract<'r>(
+    recs: impl IntoIterator<Item = (u32, &'r [u8])>,
+    needs: &Needs,
+) -> Result<Items, Malformed> {
+    let mut it = Items::default();
+    for (rtype, line) in recs {
+        let fam = family(rtype);
+        if fam == Family::Nothing {
+            continue;
+        }
+        let mut f = Fields::new(rtype, line);
+        read_record(fam, &mut f, needs, &mut it)?;
+    }
+    Ok(it)
+}
+
+fn read_record(fam: Family, f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
+    match fam {
+        Family::Syscall => syscall(f, n, it),
+        Family::TaskInfo => task_info(f, n, it),
+        Family::User | Family::UserAvc => user(f, n, it, fam == Family::UserAvc),
+        Family::Login => login(f, n, it),
+        Family::Daemon1 => daemon1(f, n, it),
+        Family::Daemon2 => {
+            res_word(f, n, it);
+            Ok(())
+        }
+        Family::Simple | Family::ConfigChange => simple(f, n, it, fam == Family::ConfigChange),
+        Family::KernelAnom => kernel_anom(f, n, it),
+        Family::Integrity => integrity(f, n, it),
+        Family::Tty => tty(f, n, it),
+        Family::Kernel => kernel(f, n, it),
+        Family::Avc => avc(f, n, it),
+        Family::Uring => uring(f, n, it),
+        Family::Contid => {
+            contid(f, n, it);
+            Ok(())
+        }
+        Family::Nothing => Ok(()),
+    }
+}
+
+fn set(slot: &mut u32, v: Option<u32>) {
+    if let Some(v) = v {
+        *slot = v;
+    }
+}
+
+/// `res=`: strtoul of the value (`res=1` success, `res=0` failed).
+fn res_num(f: &mut Fields<'_>, n: &Needs, it: &mut Items) {
+    if n.success {
+        if let Some(v) = f.num("res") {
+            it.success = v as i64;
+        }
+    }
+}
+
+/// `res=success|failed` (daemon records): anything but `failed` is success.
+fn res_word(f: &mut Fields<'_>, n: &Needs, it: &mut Items) {
+    if n.success {
+        if let Some(v) = f.text("res") {
+            it.success = if v.starts_with(b"failed") {
+                S_FAILED
+            } else {
+                S_SUCCESS
+            };
+        }
+    }
+}
+
+fn syscall(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
+    if n.arch {
+        let a = f.text("arch").ok_or(Malformed)?;
+        it.arch = u32::from_str_radix(std::str::from_utf8(a).unwrap_or(""), 16).unwrap_or(0);
+    }
+    it.syscall = f.num("syscall").ok_or(Malformed)? as i32;
+    if n.success {
+        if let Some(v) = f.text("success") {
+            it.success = if v == b"yes" { S_SUCCESS } else { S_FAILED };
+        }
+    }
+    if n.exit {
+        it.exit = Some(strtoll(f.text("exit").ok_or(Malformed)?));
+    }
+    // ausearch insists on a0 and a1 in every SYSCALL record.
+    f.text("a0").ok_or(Malformed)?;
+    f.text("a1").ok_or(Malformed)?;
+    task_info(f, n, it)?;
+    if n.key {
+        if let Some(v) = f.text("key") {
+            let keys = keys_of(v);
+            it.keys.get_or_insert_with(Vec::new).extend(keys);
+        }
+    }
+    Ok(())
+}
+
+fn task_info(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
+    if n.ppid {
+        set(&mut it.ppid, f.num_or("ppid", false)?);
+    }
+    if n.pid {
+        set(&mut it.pid, f.num_or("pid", true)?);
+    }
+    if n.loginuid {
+        let v = match f.num("auid") {
+            Some(v) => v,
+            None => f.num("loginuid").ok_or(Malformed)?,
+        };
+        it.loginuid = v as u32;
+    }
+    if n.uid {
+        set(&mut it.uid, f.num_or("uid", true)?);
+    }
+    if n.gid {
+        set(&mut it.gid, f.num_or("gid", true)?);
+    }
+    if n.euid {
+        set(&mut it.euid, f.num_or("euid", true)?);
+    }
+    if n.egid {
+        set(&mut it.egid, f.num_or("egid", true)?);
+    }
+    if n.session {
+        set(&mut it.session, f.num_or("ses", false)?);
+    }
+    if n.comm {
+        it.comm = Some(string_value(f.text("comm").ok_or(Malformed)?));
+    }
+    if n.exe {
+        it.exe = Some(string_value(f.text("exe").ok_or(Malformed)?));
+    }
+    res_num(f, n, it);
+    Ok(())
+}
+
+/// USER-family messages: the task fields, then what the text in `msg='...'` holds.
+fn user(f: &mut Fields<'_>, n: &Needs, it: &mut Items, avc: bool) -> Step {
+    // USER_AVC ignores the late failures of the user parser (its codes above 20).
+    if n.pid {
+        set(&mut it.pid, f.num_or("pid", true)?);
+    }
+    if n.uid {
+        set(&mut it.uid, f.num_or("uid", true)?);
+    }
+    if n.loginuid {
+        let v = match f.num("auid") {
+            Some(v) => v,
+            None => f.num("loginuid").ok_or(Malformed)?,
+        };
+        it.loginuid = v as u32;
+    }
+    if n.session {
+        set(&mut it.session, f.num_or("ses", false)?);
+    }
+    let msg = f.text("msg").map(<[u8]>::to_vec).unwrap_or_default();
+    if n.uid {
+        match msg_uid(&msg) {
+            Ok(Some(u)) => it.uid = u,
+            Err(e) if !avc => return Err(e),
+            Ok(None) | Err(_) => {}
+        }
+    }
+    if n.comm {
+        if let Some(c) = after(&msg, b"comm=") {
+            it.comm = Some(string_value(c));
+        }
+    }
+    if n.exe {
+        if let Some(e) = after(&msg, b"exe=") {
+            it.exe = Some(string_value(e));
+        }
+    }
+    if n.success {
+        if let Some(r) = after(&msg, b"res=") {
+            it.success = if r.starts_with(b"failed") {
+                S_FAILED
+            } else {
+                S_SUCCESS
+            };
+        } else if let Some(r) = after(&msg, b"result=") {
+            let end = r.iter().position(|&b| b == b')').unwrap_or(r.len());
+            it.success = if r[..end].eq_ignore_ascii_case(b"success") {
+                S_SUCCESS
+            } else {
+                S_FAILED
+            };
+        }
+    }
+    Ok(())
+}
+
+/// The text after the first `pat` in `hay`.
+fn after<'h>(hay: &'h [u8], pat: &[u8]) -> Option<&'h [u8]> {
+    hay.windows(pat.len())
+        .position(|w| w == pat)
+        .map(|p| &hay[p + pat.len()..])
+}
+
+/// The `uid=` inside a user message (`USER_LOGIN`'s target uid): `auid=` is skipped, `suid=`
+/// or `ouid=`-like names end the search, and the value must be digits after a space or quote.
+fn msg_uid(msg: &[u8]) -> Result<Option<u32>, Malformed> {
+    let mut from = 0;
+    while let Some(p) = msg[from..].windows(4).position(|w| w == b"uid=") {
+        let at = from + p;
+        let prev = if at == 0 { b'\'' } else { msg[at - 1] };
+        match prev {
+            b'a' => {
+                from = at + 1;
+                continue;
+            }
+            b's' | b'u' => return Ok(None),
+            b'\'' | b' ' => {}
+            _ => return Err(Malformed),
+        }
+        let digits = &msg[at + 4..];
+        let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+        if len == 0 {
+            return Err(Malformed);
+        }
+        return Ok(Some(strtoul(&digits[..len]) as u32));
+    }
+    Ok(None)
+}
+
+fn login(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
+    if n.pid {
+        set(&mut it.pid, f.num_or("pid", true)?);
+    }
+    if n.uid {
+        set(&mut it.uid, f.num_or("uid", true)?);
+    }
+    if n.loginuid {
+        set(&mut it.loginuid, f.num_or("auid", true)?);
+    }
+    if n.success {
+        it.success = f.num("res").map_or(S_SUCCESS, |v| v as i64);
+    }
+    if n.session {
+        set(&mut it.session, f.num_or("ses", true)?);
+    }
+    Ok(())
+}
+
+fn daemon1(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
+    if n.loginuid {
+        set(&mut it.loginuid, f.num_or("auid", true)?);
+    }
+    if n.pid {
+        set(&mut it.pid, f.num_or("pid", true)?);
+    }
+    if n.uid {
+        set(&mut it.uid, f.num_or("uid", false)?);
+    }
+    if n.session {
+        set(&mut it.session, f.num_or("ses", false)?);
+    }
+    if n.success {
+        if let Some(v) = f.text("res") {
+            if !v.first().is_some_and(u8::is_ascii_alphabetic) {
+                return Err(Malformed);
+            }
+        }
+    }
+    res_word(f, n, it);
+    Ok(())
+}
+
+/// `CONFIG_CHANGE` and MAC policy messages: auid, ses, key, res.
+fn simple(f: &mut Fields<'_>, n: &Needs, it: &mut Items, config: bool) -> Step {
+    if n.loginuid {
+        set(&mut it.loginuid, f.num_or("auid", !config)?);
+    }
+    if n.session {
+        set(&mut it.session, f.num_or("ses", false)?);
+    }
+    if n.key {
+        if let Some(v) = f.text("key") {
+            let keys = keys_of(v);
+            it.keys.get_or_insert_with(Vec::new).extend(keys);
+        }
+    }
+    if config {
+        it.success = S_SUCCESS;
+    }
+    res_num(f, n, it);
+    Ok(())
+}
+
+fn kernel_anom(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
+    if n.loginuid {
+        set(&mut it.loginuid, f.num_or("auid", true)?);
+    }
+    if n.uid {
+        set(&mut it.uid, f.num_or("uid", false)?);
+    }
+    if n.gid {
+        set(&mut it.gid, f.num_or("gid", false)?);
+    }
+    if n.session {
+        set(&mut it.session, f.num_or("ses", false)?);
+    }
+    if n.pid {
+        set(&mut it.pid, f.num_or("pid", false)?);
+    }
+    if n.comm {
+        if let Some(c) = f.text("comm") {
+            it.comm = Some(string_value(c));
+        }
+    }
+    if n.exe {
+        if let Some(e) = f.text("exe") {
+            it.exe = Some(string_value(e));
+        }
+    }
+    if f.text("arch").is_some() && f.rtype == 1326 {
+        it.arch = f
+            .text("arch")
+            .and_then(|a| u32::from_str_radix(std::str::from_utf8(a).ok()?, 16).ok())
+            .unwrap_or(0);
+        it.syscall = f.num("syscall").ok_or(Malformed)? as i32;
+    }
+    res_num(f, n, it);
+    Ok(())
+}
+
+fn integrity(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
+    set(&mut it.pid, f.num_or("pid", false)?);
+    if n.uid {
+        set(&mut it.uid, f.num_or("uid", false)?);
+    }
+    if n.loginuid {
+        set(&mut it.loginuid, f.num_or("auid", false)?);
+    }
+    if n.session {
+        set(&mut it.session, f.num_or("ses", false)?);
+    }
+    res_num(f, n, it);
+    Ok(())
+}
+
+fn tty(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
+    if n.pid {
+        set(&mut it.pid, f.num_or("pid", false)?);
+    }
+    if n.uid {
+        set(&mut it.uid, f.num_or("uid", false)?);
+    }
+    if n.loginuid {
+        set(&mut it.loginuid, f.num_or("auid", true)?);
+    }
+    if n.session {
+        set(&mut it.session, f.num_or("ses", false)?);
+    }
+    Ok(())
+}
+
+/// `NETFILTER_CFG`, `EVENT_LISTENER`: fill only what no earlier record filled.
+fn kernel(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
+    if n.pid && it.pid == u32::MAX {
+        set(&mut it.pid, f.num_or("pid", true)?);
+    }
+    if n.uid && it.uid == u32::MAX {
+        it.uid = f.num("uid").unwrap_or(0) as u32;
+    }
+    if n.loginuid && it.loginuid == u32::MAX - 1 {
+        it.loginuid = f.num("auid").map_or(u32::MAX, |v| v as u32);
+    }
+    if n.session && it.session == u32::MAX - 1 {
+        it.session = f.num("ses").map_or(u32::MAX, |v| v as u32);
+    }
+    if n.comm && it.comm.is_none() {
+        it.comm = Some(string_value(f.text("comm").ok_or(Malformed)?));
+    }
+    if n.exe && it.exe.is_none() {
+        it.exe = Some(
+            f.text("exe")
+                .map_or_else(|| b"(null)".to_vec(), string_value),
+        );
+    }
+    res_num(f, n, it);
+    Ok(())
+}
+
+/// Kernel AVC: `denied`/`granted`, pid; ausearch requires `tclass=`.
+fn avc(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
+    if n.success {
+        let denied = f.has_word("denied");
+        it.success = if denied { S_FAILED } else { S_SUCCESS };
+    }
+    if n.pid {
+        set(&mut it.pid, f.num_or("pid", false)?);
+    }
+    f.text("tclass").ok_or(Malformed)?;
+    Ok(())
+}
+
+/// vigil's URINGOP: the ring owner's ids, success and key (ausearch reads none of it).
+fn uring(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
+    if n.success {
+        if let Some(v) = f.text("success") {
+            it.success = if v == b"yes" { S_SUCCESS } else { S_FAILED };
+        }
+    }
+    if n.exit {
+        if let Some(v) = f.text("exit") {
+            it.exit = Some(strtoll(v));
+        }
+    }
+    for (want, name, slot) in [
+        (n.ppid, "ppid", &mut it.ppid),
+        (n.pid, "pid", &mut it.pid),
+        (n.uid, "uid", &mut it.uid),
+        (n.euid, "euid", &mut it.euid),
+        (n.gid, "gid", &mut it.gid),
+        (n.egid, "egid", &mut it.egid),
+        (n.loginuid, "auid", &mut it.loginuid),
+        (n.session, "ses", &mut it.session),
+    ] {
+        if want {
+            set(slot, f.num_or(name, false)?);
+        }
+    }
+    if n.comm {
+        if let Some(c) = f.text("comm") {
+            it.comm = Some(string_value(c));
+        }
+    }
+    if n.exe {
+        if let Some(e) = f.text("exe") {
+            it.exe = Some(string_value(e));
+        }
+    }
+    if n.key {
+        if let Some(v) = f.text("key") {
+            let keys = keys_of(v);
+            it.keys.get_or_insert_with(Vec::new).extend(keys);
+        }
+    }
+    Ok(())
+}
+
+fn contid(f: &mut Fields<'_>, n: &Needs, it: &mut Items) {
+    if !n.contid {
+        return;
+    }
+    if let Some(v) = f.text("contid") {
+        // A list (`contid=7,3`: own id first, then the enclosing ones) or one number.
+        for part in v.split(|&b| b == b',') {
+            if !part.is_empty() && part.iter().all(u8::is_ascii_digit) {
+                it.contids.push(strtoul(part));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
