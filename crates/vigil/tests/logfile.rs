@@ -102,6 +102,30 @@ fn active_log_is_0600_and_append_only() {
 }
 
 #[test]
+fn torn_last_line_is_cut_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("audit.log");
+    std::fs::write(
+        &p,
+        "type=USER msg=audit(1.000:1): a\ntype=USER msg=audit(1.0",
+    )
+    .unwrap();
+    let lf = LogFile::open(&p, &opts()).unwrap();
+    assert_eq!(lf.size(), 32);
+    assert_eq!(
+        std::fs::read_to_string(&p).unwrap(),
+        "type=USER msg=audit(1.000:1): a\n"
+    );
+    // Whole lines are left alone; a file with no newline at all is emptied.
+    drop(lf);
+    LogFile::open(&p, &opts()).unwrap();
+    assert_eq!(std::fs::metadata(&p).unwrap().len(), 32);
+    std::fs::write(&p, "partial").unwrap();
+    LogFile::open(&p, &opts()).unwrap();
+    assert_eq!(std::fs::metadata(&p).unwrap().len(), 0);
+}
+
+#[test]
 fn log_group_gives_0640() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("audit.log");

@@ -191,14 +191,50 @@ impl LogFile {
                 md.nlink()
             );
         }
-        let lf = LogFile {
+        let mut lf = LogFile {
             path: path.to_path_buf(),
             file,
             size: md.len(),
             opts: opts.clone(),
         };
         lf.set_owner_mode(lf.opts.active_mode())?;
+        lf.cut_torn_tail().map_err(|e| lf.io_err("repair", e))?;
         Ok(lf)
+    }
+
+    /// A write cut short (the daemon killed mid-write, a crash) can leave a partial last
+    /// line; it is removed so every line of the log stays whole.
+    fn cut_torn_tail(&mut self) -> io::Result<()> {
+        use std::io::{Read, Seek, SeekFrom};
+        if self.size == 0 {
+            return Ok(());
+        }
+        let mut r = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&self.path)?;
+        // Longer than any line vigil writes (8970 bytes), so the last newline is in it.
+        let tail = self.size.min(16 << 10);
+        r.seek(SeekFrom::Start(self.size - tail))?;
+        let mut buf = vec![0u8; tail as usize];
+        r.read_exact(&mut buf)?;
+        if buf.last() == Some(&b'\n') {
+            return Ok(());
+        }
+        let keep = match buf.iter().rposition(|&b| b == b'\n') {
+            Some(i) => self.size - tail + i as u64 + 1,
+            None if tail == self.size => 0,
+            // No newline in the tail of a big file: not vigil's log format; leave it.
+            None => return Ok(()),
+        };
+        log::warn!(
+            "{}: removed a torn last line ({} bytes) left by an interrupted write",
+            self.path.display(),
+            self.size - keep
+        );
+        self.file.set_len(keep)?;
+        self.size = keep;
+        Ok(())
     }
 
     fn set_owner_mode(&self, mode: u32) -> Result<(), LogError> {

@@ -9,4 +9,4 @@ mod writer;
 
 pub use file::{check_dir, disk_space, group_gid, numbered, FileOptions, LogError, LogFile};
 pub use stats::{now_ns, LossCause, Shared, Stamper, WriterStatus};
-pub use writer::{Submitter, WriterConfig, WriterHandle};
+pub use writer::{loss_record, Submitter, WriterConfig, WriterHandle};

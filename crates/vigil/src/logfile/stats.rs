@@ -23,15 +23,18 @@ pub enum LossCause {
     MaxLogFile,
     /// Logging suspended by a `space_left`/`admin_space_left` action.
     LowSpace,
+    /// More events in one second than `-r` allows.
+    RateLimit,
 }
 
 impl LossCause {
-    pub const ALL: [LossCause; 5] = [
+    pub const ALL: [LossCause; 6] = [
         LossCause::QueueFull,
         LossCause::DiskFull,
         LossCause::DiskError,
         LossCause::MaxLogFile,
         LossCause::LowSpace,
+        LossCause::RateLimit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,10 +44,11 @@ impl LossCause {
             LossCause::DiskError => "disk_error",
             LossCause::MaxLogFile => "max_log_file",
             LossCause::LowSpace => "low_space",
+            LossCause::RateLimit => "rate_limit",
         }
     }
 
-    fn index(self) -> usize {
+    pub fn index(self) -> usize {
         self as usize
     }
 
@@ -56,7 +60,7 @@ impl LossCause {
 /// Lock-free counters shared by the writer thread, producers and status.
 #[derive(Debug, Default)]
 pub struct Shared {
-    lost: [AtomicU64; 5],
+    lost: [AtomicU64; 6],
     pub events_written: AtomicU64,
     pub records_written: AtomicU64,
     pub bytes_written: AtomicU64,
@@ -64,6 +68,13 @@ pub struct Shared {
     /// Events queued and not yet taken by the writer.
     pub queued: AtomicUsize,
     pub q_depth: AtomicUsize,
+    /// `-b`: events queued beyond this are overflow (at most `q_depth`; 0 = `q_depth`).
+    pub backlog_limit: AtomicUsize,
+    /// `-r`: events per second accepted (0 = no limit).
+    pub rate_limit: AtomicU64,
+    /// Current second and events accepted in it, for `rate_limit`.
+    pub rate_window: AtomicU64,
+    pub rate_count: AtomicU64,
     /// 0 = writing, else 1 + the [`LossCause`] index that suspended logging.
     suspended: AtomicU8,
     pub overflow: AtomicU8,

@@ -1,0 +1,112 @@
+//! Where the daemon's events come from. A source yields [`RawEvent`]s; the daemon filters them
+//! with the current rules and writes what they select. Sources:
+//! - [`ReplaySource`]: a trace file (docs/replay-trace.md), so the whole daemon runs without
+//!   BPF or root (`vigil daemon --replay TRACE`);
+//! - [`IdleSource`]: nothing (the daemon still writes its own records and serves `vigil ctl`);
+//! - the BPF source (crates/vigil-bpf's loader and ring-buffer reader) implements the same
+//!   trait: [`EventSource::rules_changed`] is where a new rule set becomes kernel maps and
+//!   hooks are attached or detached.
+
+use std::collections::BTreeMap;
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use vigil_format::trace::TraceReader;
+use vigil_format::RawEvent;
+use vigil_rules::ast::RuleSet;
+
+/// An event source. Shared between the source thread (`run`) and the control path
+/// (`rules_changed`, status), hence `&self` everywhere.
+pub trait EventSource: Send + Sync {
+    /// What `vigil ctl -s` shows as `source`.
+    fn describe(&self) -> String;
+
+    /// How the source hooks the kernel (`none`, `sys_exit`, ...), for status.
+    fn hook_mode(&self) -> String {
+        "none".into()
+    }
+
+    /// Called with the daemon's state lock held whenever the rule set changes (and once at
+    /// start), before the new set judges any event. An error refuses the change.
+    fn rules_changed(&self, _rules: &RuleSet) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Delivers events until `stop` is set or the input ends. Bad input is counted and
+    /// skipped, never fatal.
+    fn run(&self, deliver: &mut dyn FnMut(RawEvent), stop: &AtomicBool) -> Result<(), String>;
+
+    /// Losses counted by the source, by cause (for status and `VIGIL_LOSS`).
+    fn lost(&self) -> BTreeMap<String, u64> {
+        BTreeMap::new()
+    }
+}
+
+/// No events at all.
+#[derive(Debug, Default)]
+pub struct IdleSource;
+
+impl EventSource for IdleSource {
+    fn describe(&self) -> String {
+        "none".into()
+    }
+
+    fn run(&self, _deliver: &mut dyn FnMut(RawEvent), stop: &AtomicBool) -> Result<(), String> {
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+}
+
+/// Events from a replay trace, delivered once, as fast as the writer takes them.
+#[derive(Debug)]
+pub struct ReplaySource {
+    path: PathBuf,
+    bad_lines: AtomicU64,
+}
+
+impl ReplaySource {
+    pub fn new(path: PathBuf) -> ReplaySource {
+        ReplaySource {
+            path,
+            bad_lines: AtomicU64::new(0),
+        }
+    }
+}
+
+impl EventSource for ReplaySource {
+    fn describe(&self) -> String {
+        format!("replay {}", self.path.display())
+    }
+
+    fn run(&self, deliver: &mut dyn FnMut(RawEvent), stop: &AtomicBool) -> Result<(), String> {
+        let f = std::fs::File::open(&self.path)
+            .map_err(|e| format!("replay trace {}: {e}", self.path.display()))?;
+        let reader = TraceReader::new(BufReader::new(f), self.path.display().to_string());
+        for item in reader {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            match item {
+                Ok(ev) => deliver(ev),
+                Err(e @ vigil_format::Error::Io { .. }) => return Err(e.to_string()),
+                Err(e) => {
+                    self.bad_lines.fetch_add(1, Ordering::Relaxed);
+                    log::error!("{e}");
+                }
+            }
+        }
+        log::info!("replay of {} finished", self.path.display());
+        Ok(())
+    }
+
+    fn lost(&self) -> BTreeMap<String, u64> {
+        BTreeMap::from([(
+            "trace_errors".to_string(),
+            self.bad_lines.load(Ordering::Relaxed),
+        )])
+    }
+}
