@@ -177,7 +177,8 @@ fn record_from(
                 let bytes = decode_hex(h.as_bytes()).ok_or_else(|| format!("{k:?} is not hex"))?;
                 match &mut fl.value {
                     Value::Str(b) | Value::Msg(b) | Value::Text(b) => *b = bytes,
-                    _ => return Err(format!("{k:?} follows a field that is not a string")),
+                    // A non-UTF-8 value of another kind was written verbatim (Text).
+                    other => *other = Value::Text(bytes),
                 }
                 continue;
             }
@@ -188,7 +189,8 @@ fn record_from(
 }
 
 fn field_from(rtype: RecordType, name: &str, v: &J) -> Result<Field, String> {
-    if name.is_empty() || name.bytes().any(|b| b <= b' ' || b == b'=' || b == 0x7f) {
+    // Text never yields a name with a space or '=' (they delimit fields); anything else is kept.
+    if name.bytes().any(|b| b == b' ' || b == b'=') {
         return Err(format!("bad field name {name:?}"));
     }
     let known = FieldId::from_name(name.as_bytes());

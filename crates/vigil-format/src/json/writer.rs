@@ -202,13 +202,13 @@ impl<R: Resolver> JsonWriter<R> {
                 self.write_interpretations(r, arch, &mut first, out);
             } else {
                 for fl in &r.enriched {
+                    let FieldName::Other(name) = &fl.name else {
+                        continue;
+                    };
                     if !first {
                         out.push(b',');
                     }
                     first = false;
-                    let FieldName::Other(name) = &fl.name else {
-                        continue;
-                    };
                     push_json_str(out, name.as_bytes());
                     out.push(b':');
                     let text = match &fl.value {
