@@ -98,3 +98,28 @@ fn several_files_apply_in_order() {
         "-a always,exit -F arch=b64 -S execve -F key=two\n"
     );
 }
+
+#[test]
+fn check_reports_shadowed_rules_and_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("shadow.rules");
+    std::fs::write(
+        &f,
+        "-a always,exit -F arch=b64 -S openat -k broad\n\
+         -a always,exit -F arch=b64 -S openat -F uid=1000 -k narrow\n\
+         -a always,exit -F arch=b64 -S getpid -F uid=1 -F uid=2 -k never\n",
+    )
+    .unwrap();
+    let out = vigil(&["rules", "check", f.to_str().unwrap()]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("shadow.rules:2:") && stdout.contains("never decides"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("shadow.rules:3: warning: rule never matches"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("cost: "), "{stdout}");
+}

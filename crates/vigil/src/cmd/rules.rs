@@ -73,7 +73,6 @@ pub fn run(cmd: RulesCmd) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        // The compiler's checks (dead, duplicate, shadowed rules, cost) plug in here.
         RulesCmd::Check { files } => {
             let (set, bad) = load(&files, false);
             eprintln!(
@@ -83,7 +82,10 @@ pub fn run(cmd: RulesCmd) -> anyhow::Result<ExitCode> {
                 files.len(),
                 if files.len() == 1 { "" } else { "s" }
             );
-            Ok(if bad {
+            // Warnings auditctl never gives: dead, duplicate and shadowed rules; cost.
+            let report = vigil_rules::check::check(&set);
+            print!("{report}");
+            Ok(if bad || report.cost.is_err() {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS
