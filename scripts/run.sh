@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# vigil's main job on a fresh machine: build, then check the bundled default rules.
+# vigil's main job on a fresh machine: build, then run the audit daemon in the foreground with
+# its embedded default configuration and rules (docs/daemon.md). Extra arguments go to
+# `vigil daemon` (e.g. --config FILE, --log FILE, --socket PATH).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 cargo build --release --locked -p vigil
-exec target/release/vigil rules check crates/vigil/rules/default.rules "$@"
+exec target/release/vigil daemon "$@"

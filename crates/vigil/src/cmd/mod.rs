@@ -3,6 +3,8 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+pub mod ctl;
+pub mod daemon;
 pub mod replay;
 pub mod rules;
 pub mod search;
@@ -24,6 +26,10 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Search audit logs with ausearch's options (`vigil search -h`).
     Search(search::SearchArgs),
+    /// Run the audit daemon in the foreground.
+    Daemon(daemon::DaemonArgs),
+    /// Control a running daemon with auditctl's options (`vigil ctl -s`, `-l`, `-a ...`).
+    Ctl(ctl::CtlArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -31,5 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(cmd) => rules::run(cmd),
         Command::Replay(a) => replay::run(&a),
         Command::Search(a) => search::run(&a),
+        Command::Daemon(a) => daemon::run_daemon(&a),
+        Command::Ctl(a) => ctl::run_ctl(&a),
     }
 }

@@ -1,8 +1,201 @@
-//! `vigil daemon`: the daemon's parts (records, rule state, signals, sources, status); the
-//! start-up and signal loop land with the event pipeline they feed.
+//! `vigil daemon`: start-up, the signal loop and shutdown (docs/daemon.md).
+//!
+//! Threads: the main thread waits on a signalfd (SIGHUP reload, SIGUSR1 rotate, SIGUSR2
+//! resume, SIGTERM/SIGINT stop); the source thread feeds events through the rule filter into
+//! the writer queue; the writer thread owns the log; the control thread serves `vigil ctl`.
 
+pub mod core;
 pub mod records;
 pub mod rules;
 pub mod signals;
 pub mod source;
 pub mod status;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+
+use self::core::{load_rules, Daemon};
+use self::rules::RuleState;
+use self::signals::{poll_readable, Signals, Waker};
+use self::source::{EventSource, IdleSource, ReplaySource};
+use crate::config::{Config, Overrides};
+use crate::ctl::peer::Peer;
+use crate::ctl::server::{bind, Server};
+use crate::logfile::{Stamper, WriterConfig, WriterHandle};
+
+/// How `vigil daemon` was invoked.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--config`; `None`: the embedded default.
+    pub config: Option<PathBuf>,
+    pub overrides: Overrides,
+    /// `--replay TRACE`: events from a trace instead of the kernel.
+    pub replay: Option<PathBuf>,
+}
+
+/// Why the daemon stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// SIGTERM/SIGINT: `DAEMON_END` written.
+    Stopped,
+    /// A fatal error: `DAEMON_ABORT` written (as far as the disk allowed).
+    Aborted(String),
+}
+
+/// Something a helper thread tells the main loop.
+enum Notice {
+    Fatal(String),
+    SourceEnded(Result<(), String>),
+}
+
+/// Starts everything, runs until a stop signal or a fatal error, and shuts down cleanly.
+pub fn run(opts: &Options) -> anyhow::Result<Exit> {
+    // Before any thread exists, so every thread inherits the blocked mask.
+    let signals = Signals::block().map_err(|e| anyhow::anyhow!("signalfd: {e}"))?;
+    let config = Config::load(opts.config.as_deref(), &opts.overrides)?;
+    log::info!("configuration: {config}");
+    let set = load_rules(&config).map_err(|errs| anyhow::anyhow!("{}", errs.join("\n")))?;
+    let rules = RuleState::new(set);
+
+    let waker = Arc::new(Waker::new()?);
+    let (note_tx, note_rx) = mpsc::channel::<Notice>();
+    let stamper = Arc::new(Stamper::new());
+    let wcfg = WriterConfig::from_config(&config).map_err(anyhow::Error::msg)?;
+    let fatal_tx = note_tx.clone();
+    let fatal_waker = Arc::clone(&waker);
+    let writer = WriterHandle::spawn(
+        wcfg,
+        config.queue.q_depth,
+        Arc::clone(&stamper),
+        Box::new(move |reason| {
+            let _ = fatal_tx.send(Notice::Fatal(reason));
+            fatal_waker.wake();
+        }),
+    )?;
+    let source: Arc<dyn EventSource> = match &opts.replay {
+        Some(p) => {
+            std::fs::metadata(p)
+                .map_err(|e| anyhow::anyhow!("replay trace {}: {e}", p.display()))?;
+            Arc::new(ReplaySource::new(p.clone()))
+        }
+        None => Arc::new(IdleSource),
+    };
+    let format = config.log.format.as_str();
+    let socket_path = config.daemon.socket.clone();
+    let listener = bind(&socket_path).map_err(anyhow::Error::msg)?;
+    let daemon = Arc::new(
+        Daemon::new(
+            config,
+            opts.config.clone(),
+            opts.overrides.clone(),
+            rules,
+            writer,
+            Arc::clone(&stamper),
+            Arc::clone(&source),
+        )
+        .map_err(anyhow::Error::msg)?,
+    );
+    daemon.write(daemon.records().start(format));
+    daemon.sync();
+
+    let handler_daemon = Arc::clone(&daemon);
+    let server = Server::start(
+        listener,
+        socket_path.clone(),
+        Arc::new(move |req, peer: &Peer| handler_daemon.handle(req, peer)),
+    )?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let source_thread = {
+        let stop = Arc::clone(&stop);
+        let mut sink = daemon.sink();
+        let src = Arc::clone(&source);
+        let tx = note_tx.clone();
+        let w = Arc::clone(&waker);
+        std::thread::Builder::new()
+            .name("vigil-source".into())
+            .spawn(move || {
+                let res = src.run(&mut sink, &stop);
+                let _ = tx.send(Notice::SourceEnded(res));
+                w.wake();
+            })?
+    };
+    log::info!(
+        "vigil daemon started: pid {}, source {}, control socket {}",
+        std::process::id(),
+        source.describe(),
+        socket_path.display()
+    );
+
+    let exit = main_loop(&daemon, &signals, &waker, &note_rx);
+
+    stop.store(true, Ordering::Relaxed);
+    server.shutdown();
+    let _ = source_thread.join();
+    let last = match &exit {
+        Exit::Stopped => None,
+        Exit::Aborted(reason) => Some(daemon.records().abort(reason)),
+    };
+    if let Some(w) = daemon.take_writer() {
+        w.stop(last);
+    }
+    Ok(exit)
+}
+
+fn main_loop(
+    daemon: &Arc<Daemon>,
+    signals: &Signals,
+    waker: &Waker,
+    notes: &mpsc::Receiver<Notice>,
+) -> Exit {
+    loop {
+        if let Err(e) = poll_readable(&[signals.fd(), waker.fd()], 1000) {
+            log::error!("poll: {e}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        waker.clear();
+        while let Ok(n) = notes.try_recv() {
+            match n {
+                Notice::Fatal(reason) => return Exit::Aborted(reason),
+                Notice::SourceEnded(Ok(())) => {
+                    log::info!("event source {} ended", daemon.source().describe());
+                }
+                Notice::SourceEnded(Err(e)) => {
+                    return Exit::Aborted(format!("event source failed: {e}"));
+                }
+            }
+        }
+        loop {
+            let info = match signals.read() {
+                Ok(Some(i)) => i,
+                Ok(None) => break,
+                Err(e) => {
+                    log::error!("signalfd read: {e}");
+                    break;
+                }
+            };
+            let who = Peer::from_pid(info.pid, info.uid);
+            match info.signo {
+                libc::SIGHUP => daemon.reload(&who),
+                libc::SIGUSR1 => {
+                    if let Err(e) = daemon.rotate(&who) {
+                        log::error!("rotation failed: {e}");
+                    }
+                }
+                libc::SIGUSR2 => daemon.resume(&who),
+                libc::SIGTERM | libc::SIGINT => {
+                    log::info!(
+                        "stopping on signal {} from pid {} uid {}",
+                        info.signo,
+                        info.pid,
+                        info.uid
+                    );
+                    daemon.write(daemon.records().end(&who));
+                    return Exit::Stopped;
+                }
+                other => log::debug!("ignoring signal {other}"),
+            }
+        }
+    }
+}
