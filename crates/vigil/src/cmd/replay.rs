@@ -2,7 +2,7 @@
 //! replay traces (docs/replay-trace.md) through the same pipeline the daemon uses
 //! (`vigil::pipeline`) and writes the audit log the daemon would: only the events the rules
 //! select, labelled with the deciding rule's keys, with serials counted from `--first-serial`.
-//! Daemon records (DAEMON_START/END) are not written: replay has no daemon life to report.
+//! Daemon records (`DAEMON_START`/`DAEMON_END`) are not written: replay has no daemon life to report.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
