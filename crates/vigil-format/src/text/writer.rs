@@ -367,8 +367,14 @@ fn shrink_largest(r: &mut Record, excess: usize) -> bool {
         }
     }
     let Some((i, len)) = best else { return false };
-    // Hex doubles: dropping `excess` source bytes always frees at least `excess` text bytes.
-    let keep = len.saturating_sub(excess);
+    // Written bytes per source byte: 2 for hex, 1 otherwise.
+    let per = match &r.fields[i].value {
+        Value::HexBytes(_) => 2,
+        Value::Str(b) if crate::escape::needs_hex(b) => 2,
+        Value::Msg(b) if msg_needs_hex(b) => 2,
+        _ => 1,
+    };
+    let keep = len.saturating_sub(excess.div_ceil(per));
     match &mut r.fields[i].value {
         Value::Str(b) | Value::HexBytes(b) | Value::Msg(b) | Value::Text(b) => b.truncate(keep),
         _ => {}
