@@ -228,11 +228,11 @@ impl<R: Resolver> JsonWriter<R> {
             out.extend_from_slice(b":true");
             return;
         }
-        self.scratch.clear();
-        fl.name.push_to(&mut self.scratch);
         if let FieldName::Known(id) = fl.name {
             out.extend_from_slice(id.def().json_key.as_bytes());
         } else {
+            self.scratch.clear();
+            fl.name.push_to(&mut self.scratch);
             out.push(b'"');
             push_json_inner(out, &self.scratch);
             out.extend_from_slice(b"\":");
@@ -242,8 +242,10 @@ impl<R: Resolver> JsonWriter<R> {
             Value::SDec(n) => push_i64(out, *n),
             Value::Null => out.extend_from_slice(b"null"),
             Value::Str(b) | Value::Msg(b) | Value::Text(b) => {
-                push_json_str(out, b);
-                if std::str::from_utf8(b).is_err() {
+                if !push_json_str(out, b) {
+                    // Not UTF-8: the exact bytes beside the lossy string.
+                    self.scratch.clear();
+                    fl.name.push_to(&mut self.scratch);
                     out.extend_from_slice(b",\"");
                     push_json_inner(out, &self.scratch);
                     out.extend_from_slice(b"_hex\":\"");
@@ -253,10 +255,10 @@ impl<R: Resolver> JsonWriter<R> {
             }
             v => {
                 // Hex, octal, device, token, hex bytes: their audit text form as a string.
-                let start = self.scratch.len();
+                self.scratch.clear();
                 push_value(&mut self.scratch, v);
                 out.push(b'"');
-                push_json_inner(out, &self.scratch[start..]);
+                push_json_inner(out, &self.scratch);
                 out.push(b'"');
             }
         }
@@ -402,17 +404,29 @@ fn push_lower(out: &mut Vec<u8>, s: &str) {
     out.extend(s.bytes().map(|b| b.to_ascii_lowercase()));
 }
 
-/// Appends a JSON string (quotes included); invalid UTF-8 becomes U+FFFD.
-pub fn push_json_str(out: &mut Vec<u8>, b: &[u8]) {
+/// Appends a JSON string (quotes included); invalid UTF-8 becomes U+FFFD and `false` is
+/// returned.
+pub fn push_json_str(out: &mut Vec<u8>, b: &[u8]) -> bool {
     out.push(b'"');
-    push_json_inner(out, b);
+    let valid = push_json_inner(out, b);
     out.push(b'"');
+    valid
 }
 
-fn push_json_inner(out: &mut Vec<u8>, b: &[u8]) {
-    match std::str::from_utf8(b) {
-        Ok(s) => push_escaped(out, s),
-        Err(_) => push_escaped(out, &String::from_utf8_lossy(b)),
+fn push_json_inner(out: &mut Vec<u8>, b: &[u8]) -> bool {
+    // Plain ASCII without escapes is the common case: one scan, one copy.
+    if b.iter()
+        .all(|&c| (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\')
+    {
+        out.extend_from_slice(b);
+        return true;
+    }
+    if let Ok(s) = std::str::from_utf8(b) {
+        push_escaped(out, s);
+        true
+    } else {
+        push_escaped(out, &String::from_utf8_lossy(b));
+        false
     }
 }
 
