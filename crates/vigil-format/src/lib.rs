@@ -7,6 +7,8 @@
 //! - [`text`]: RAW/ENRICHED audit text writer and streaming reader.
 //! - [`json`]: JSON lines writer and reader (schema in docs/format.md).
 //! - [`trace`]: replay trace reading and writing (docs/replay-trace.md).
+//! - [`special`]: records the daemon writes itself (`DAEMON_*`, `CONFIG_CHANGE`, `CONTAINER_OP`,
+//!   `VIGIL_LOSS`).
 //! - [`tables`]: record types and fields, generated from `data/*.txt`.
 //!
 //! Pure code: no root, no kernel.
@@ -18,6 +20,7 @@ pub mod json;
 pub mod model;
 pub mod raw;
 pub mod resolve;
+pub mod special;
 pub mod tables;
 pub mod text;
 pub mod trace;
