@@ -5,6 +5,10 @@ use std::io::BufRead;
 
 use crate::error::{Error, Snippet};
 use crate::raw::{RawEvent, TRACE_VERSION};
+use crate::text::reader::read_line_bounded;
+
+/// Longest trace line accepted (a huge argv fits; memory stays bounded).
+pub const MAX_LINE: usize = 64 << 20;
 
 /// Appends the header line.
 pub fn write_header(out: &mut Vec<u8>) {
@@ -76,10 +80,9 @@ impl<B: BufRead> Iterator for TraceReader<B> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            self.buf.clear();
-            match self.input.read_until(b'\n', &mut self.buf) {
-                Ok(0) => return None,
-                Ok(_) => {}
+            let too_long = match read_line_bounded(&mut self.input, &mut self.buf, MAX_LINE) {
+                Ok(None) => return None,
+                Ok(Some(t)) => t,
                 Err(err) => {
                     return Some(Err(Error::Io {
                         source_name: self.name.clone(),
@@ -87,8 +90,17 @@ impl<B: BufRead> Iterator for TraceReader<B> {
                         err,
                     }))
                 }
-            }
+            };
             self.line_no += 1;
+            if too_long {
+                return Some(Err(Error::Parse {
+                    source_name: self.name.clone(),
+                    line: self.line_no,
+                    column: MAX_LINE + 1,
+                    problem: format!("line longer than {MAX_LINE} bytes"),
+                    text: Snippet::of(&self.buf),
+                }));
+            }
             match parse_line(&self.buf) {
                 Ok(None) => {}
                 Ok(Some(ev)) => return Some(Ok(ev)),

@@ -10,6 +10,10 @@ use crate::model::{Event, Field, FieldName, Identity, Record, Value};
 use crate::raw::Bytes;
 use crate::tables::{f, Encoding, FieldId, RecordType};
 use crate::text::parse::{canonical_or_text, typed};
+use crate::text::reader::read_line_bounded;
+
+/// Longest JSON line accepted (a huge argv fits; memory stays bounded).
+pub const MAX_LINE: usize = 64 << 20;
 
 /// Members of the event object that are not records.
 const EVENT_META: &[&str] = &[
@@ -250,10 +254,9 @@ impl<B: BufRead> Iterator for JsonReader<B> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            self.buf.clear();
-            match self.input.read_until(b'\n', &mut self.buf) {
-                Ok(0) => return None,
-                Ok(_) => {}
+            let too_long = match read_line_bounded(&mut self.input, &mut self.buf, MAX_LINE) {
+                Ok(None) => return None,
+                Ok(Some(t)) => t,
                 Err(err) => {
                     return Some(Err(Error::Io {
                         source_name: self.name.clone(),
@@ -261,8 +264,17 @@ impl<B: BufRead> Iterator for JsonReader<B> {
                         err,
                     }))
                 }
-            }
+            };
             self.line_no += 1;
+            if too_long {
+                return Some(Err(Error::Parse {
+                    source_name: self.name.clone(),
+                    line: self.line_no,
+                    column: MAX_LINE + 1,
+                    problem: format!("line longer than {MAX_LINE} bytes"),
+                    text: Snippet::of(&self.buf),
+                }));
+            }
             if self.buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }

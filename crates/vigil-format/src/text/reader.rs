@@ -79,45 +79,9 @@ impl<B: BufRead> TextReader<B> {
         self.line_no
     }
 
-    /// Reads one line into `self.buf` (without the newline); `Ok(false)` at EOF. A line over
-    /// the limit is consumed and reported as too long, so memory stays bounded.
+    /// Reads one line into `self.buf`; see [`read_line_bounded`].
     fn read_line(&mut self) -> Result<Option<bool>, std::io::Error> {
-        self.buf.clear();
-        let mut too_long = false;
-        let mut any = false;
-        loop {
-            let avail = match self.input.fill_buf() {
-                Ok(a) => a,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            if avail.is_empty() {
-                return Ok(if any { Some(too_long) } else { None });
-            }
-            any = true;
-            let (chunk, done) = match avail.iter().position(|&b| b == b'\n') {
-                Some(p) => (&avail[..p], Some(p + 1)),
-                None => (avail, None),
-            };
-            if !too_long {
-                if self.buf.len() + chunk.len() > self.limits.max_line {
-                    too_long = true;
-                    let keep = self
-                        .limits
-                        .max_line
-                        .saturating_sub(self.buf.len())
-                        .min(crate::error::SNIPPET_MAX);
-                    self.buf.extend_from_slice(&chunk[..keep.min(chunk.len())]);
-                } else {
-                    self.buf.extend_from_slice(chunk);
-                }
-            }
-            let used = done.unwrap_or(avail.len());
-            self.input.consume(used);
-            if done.is_some() {
-                return Ok(Some(too_long));
-            }
-        }
+        read_line_bounded(&mut self.input, &mut self.buf, self.limits.max_line)
     }
 
     fn parse_error(&self, column: usize, problem: impl Into<String>) -> Error {
@@ -219,6 +183,50 @@ impl<B: BufRead> TextReader<B> {
             } else {
                 i += 1;
             }
+        }
+    }
+}
+
+/// Reads one line into `buf` (without the newline). `Ok(None)` at end of input, else
+/// `Ok(Some(too_long))`: a line longer than `max` is consumed but only its first bytes are
+/// kept, so memory stays bounded whatever the input.
+pub fn read_line_bounded<B: BufRead>(
+    input: &mut B,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> Result<Option<bool>, std::io::Error> {
+    buf.clear();
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let avail = match input.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok(if any { Some(too_long) } else { None });
+        }
+        any = true;
+        let (chunk, done) = match avail.iter().position(|&b| b == b'\n') {
+            Some(p) => (&avail[..p], Some(p + 1)),
+            None => (avail, None),
+        };
+        if !too_long {
+            if buf.len() + chunk.len() > max {
+                too_long = true;
+                let keep = crate::error::SNIPPET_MAX
+                    .saturating_sub(buf.len())
+                    .min(chunk.len());
+                buf.extend_from_slice(&chunk[..keep]);
+            } else {
+                buf.extend_from_slice(chunk);
+            }
+        }
+        let used = done.unwrap_or(avail.len());
+        input.consume(used);
+        if done.is_some() {
+            return Ok(Some(too_long));
         }
     }
 }
