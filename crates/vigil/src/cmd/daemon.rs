@@ -25,6 +25,9 @@ pub struct DaemonArgs {
     /// Read events from a replay trace (docs/replay-trace.md) instead of the kernel.
     #[arg(long, value_name = "TRACE")]
     pub replay: Option<PathBuf>,
+    /// Run without a kernel event source (only vigil's own records and `vigil ctl`).
+    #[arg(long, conflicts_with = "replay")]
+    pub no_kernel: bool,
     /// Check the configuration and the rules, then exit (0 when both are valid).
     #[arg(long)]
     pub check: bool,
@@ -48,6 +51,7 @@ pub fn run_daemon(a: &DaemonArgs) -> anyhow::Result<ExitCode> {
         config: a.config.clone(),
         overrides,
         replay: a.replay.clone(),
+        no_kernel: a.no_kernel,
     };
     match run(&opts)? {
         Exit::Stopped => Ok(ExitCode::SUCCESS),

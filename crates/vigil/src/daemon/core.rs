@@ -242,6 +242,8 @@ impl Daemon {
             Op::Rules { argv } => self.change(who, |r| r.apply_argv(&argv)),
             Op::Load { name, text } => self.change(who, |r| r.load_text(&text, &name)),
             Op::Message { text } => {
+                // Events captured before the request go first, as the kernel orders them.
+                self.source.sync();
                 self.write(self.records().user_message(who, &text));
                 self.sync();
                 Response::ok()

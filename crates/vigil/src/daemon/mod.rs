@@ -4,6 +4,7 @@
 //! resume, SIGTERM/SIGINT stop); the source thread feeds events through the rule filter into
 //! the writer queue; the writer thread owns the log; the control thread serves `vigil ctl`.
 
+pub mod bpf;
 pub mod core;
 pub mod records;
 pub mod rules;
@@ -32,6 +33,8 @@ pub struct Options {
     pub overrides: Overrides,
     /// `--replay TRACE`: events from a trace instead of the kernel.
     pub replay: Option<PathBuf>,
+    /// `--no-kernel`: no event source (the daemon's own records and `vigil ctl` only).
+    pub no_kernel: bool,
 }
 
 /// Why the daemon stopped.
@@ -79,7 +82,13 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
                 .map_err(|e| anyhow::anyhow!("replay trace {}: {e}", p.display()))?;
             Arc::new(ReplaySource::new(p.clone()))
         }
-        None => Arc::new(IdleSource),
+        None if opts.no_kernel => Arc::new(IdleSource),
+        None => Arc::new(bpf::BpfSource::load().map_err(|e| {
+            anyhow::anyhow!(
+                "cannot load vigil's BPF programs: {e}; run as root on a kernel with BTF, or \
+                 use --replay TRACE or --no-kernel"
+            )
+        })?),
     };
     let format = config.log.format.as_str();
     let socket_path = config.daemon.socket.clone();

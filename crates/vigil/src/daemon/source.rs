@@ -3,9 +3,9 @@
 //! - [`ReplaySource`]: a trace file (docs/replay-trace.md), so the whole daemon runs without
 //!   BPF or root (`vigil daemon --replay TRACE`);
 //! - [`IdleSource`]: nothing (the daemon still writes its own records and serves `vigil ctl`);
-//! - the BPF source (crates/vigil-bpf's loader and ring-buffer reader) implements the same
-//!   trait: [`EventSource::rules_changed`] is where a new rule set becomes kernel maps and
-//!   hooks are attached or detached.
+//! - [`super::bpf::BpfSource`]: crates/vigil-bpf's loader and ring-buffer reader;
+//!   [`EventSource::rules_changed`] is where a new rule set becomes kernel maps and hooks are
+//!   attached or detached.
 
 use std::collections::BTreeMap;
 use std::io::BufReader;
@@ -37,6 +37,10 @@ pub trait EventSource: Send + Sync {
     /// Delivers events until `stop` is set or the input ends. Bad input is counted and
     /// skipped, never fatal.
     fn run(&self, deliver: &mut dyn FnMut(RawEvent), stop: &AtomicBool) -> Result<(), String>;
+
+    /// Returns once every event the kernel had captured when called has been delivered
+    /// (`vigil ctl -m` markers come after them in the log).
+    fn sync(&self) {}
 
     /// Losses counted by the source, by cause (for status and `VIGIL_LOSS`).
     fn lost(&self) -> BTreeMap<String, u64> {

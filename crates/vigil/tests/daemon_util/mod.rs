@@ -39,6 +39,8 @@ pub struct Setup {
     pub embedded_config: bool,
     /// Write to this log instead of a fresh one.
     pub log: Option<PathBuf>,
+    /// Take events from the kernel (BPF) when there is no replay; else `--no-kernel`.
+    pub kernel: bool,
 }
 
 pub struct TestDaemon {
@@ -95,6 +97,8 @@ impl TestDaemon {
             let trace = dir.path().join("trace.jsonl");
             write_trace(&trace, events);
             cmd.arg("--replay").arg(&trace);
+        } else if !setup.kernel {
+            cmd.arg("--no-kernel");
         }
         cmd.env("RUST_LOG", "info")
             .stdin(Stdio::null())
