@@ -3,7 +3,7 @@
 use crate::{rd, EnumLayout, FieldLayout, StructLayout, UnknownValue};
 
 /// Bumped on every incompatible change; the loader refuses an object with another value.
-pub const VIGIL_ABI_VERSION: u32 = 1;
+pub const VIGIL_ABI_VERSION: u32 = 2;
 
 /// Architectures: index into per-arch maps.
 pub const VIGIL_ARCH_IDX_X86_64: u32 = 0;
@@ -46,7 +46,7 @@ pub const VIGIL_COMM_LEN: u32 = 16;
 
 pub const VIGIL_TTY_LEN: u32 = 32;
 
-pub const VIGIL_NR_COUNTERS: u32 = 16;
+pub const VIGIL_NR_COUNTERS: u32 = 24;
 
 /// Reserved ranges of record kinds.
 pub const VIGIL_KIND_SYSCALL_FIRST: u32 = 1;
@@ -119,6 +119,8 @@ pub enum ItemType {
     Argv = 7,
     /// struct vigil_obj_pid: target of kill/tkill/tgkill.
     ObjPid = 8,
+    /// struct vigil_rule_match\[\]: per decided rule set, the compiled rule id that decided.
+    Rules = 9,
 }
 
 impl ItemType {
@@ -132,6 +134,7 @@ impl ItemType {
         ItemType::Sockaddr,
         ItemType::Argv,
         ItemType::ObjPid,
+        ItemType::Rules,
     ];
 
     /// The C name of the value.
@@ -145,6 +148,7 @@ impl ItemType {
             ItemType::Sockaddr => "VIGIL_ITEM_SOCKADDR",
             ItemType::Argv => "VIGIL_ITEM_ARGV",
             ItemType::ObjPid => "VIGIL_ITEM_OBJ_PID",
+            ItemType::Rules => "VIGIL_ITEM_RULES",
         }
     }
 }
@@ -162,6 +166,7 @@ impl TryFrom<u32> for ItemType {
             6 => Ok(ItemType::Sockaddr),
             7 => Ok(ItemType::Argv),
             8 => Ok(ItemType::ObjPid),
+            9 => Ok(ItemType::Rules),
             _ => Err(UnknownValue {
                 what: "vigil_item_type",
                 value: u64::from(v),
@@ -272,6 +277,10 @@ pub enum Counter {
     NoScratch = 12,
     /// Internal: reserved (syscall numbers beyond VIGIL_MAX_SYSCALL are never candidates).
     BadNr = 13,
+    /// Events left (in part) to user space: a candidate needs a field BPF does not evaluate.
+    Undecided = 14,
+    /// Rule candidates whose program ran (the rule index's work).
+    RulesRun = 15,
 }
 
 impl Counter {
@@ -291,6 +300,8 @@ impl Counter {
         Counter::DropArgv,
         Counter::NoScratch,
         Counter::BadNr,
+        Counter::Undecided,
+        Counter::RulesRun,
     ];
 
     /// The C name of the value.
@@ -310,6 +321,8 @@ impl Counter {
             Counter::DropArgv => "VIGIL_CNT_DROP_ARGV",
             Counter::NoScratch => "VIGIL_CNT_NO_SCRATCH",
             Counter::BadNr => "VIGIL_CNT_BAD_NR",
+            Counter::Undecided => "VIGIL_CNT_UNDECIDED",
+            Counter::RulesRun => "VIGIL_CNT_RULES_RUN",
         }
     }
 }
@@ -333,6 +346,8 @@ impl TryFrom<u32> for Counter {
             11 => Ok(Counter::DropArgv),
             12 => Ok(Counter::NoScratch),
             13 => Ok(Counter::BadNr),
+            14 => Ok(Counter::Undecided),
+            15 => Ok(Counter::RulesRun),
             _ => Err(UnknownValue {
                 what: "vigil_counter",
                 value: u64::from(v),
@@ -380,6 +395,37 @@ pub const VIGIL_OBJ_F_FOUND: u32 = 1;
 pub const VIGIL_CONF_F_TGID: u32 = 1;
 
 pub const VIGIL_CONF_F_UID: u32 = 2;
+
+/// Judge with the compiled rule index (vigil_rx_* maps) instead of tgid/uid.
+pub const VIGIL_CONF_F_RULES: u32 = 4;
+
+/// Every candidate is undecided (the index uses what BPF cannot gather): user space judges.
+pub const VIGIL_CONF_F_ALL_UNDECIDED: u32 = 8;
+
+/// Emit every candidate, wanted or not (tests: compare BPF with user space).
+pub const VIGIL_CONF_F_EMIT_ALL: u32 = 16;
+
+/// Compiled rule index (vigil-rules' layout, docs/design/rule-index.md).
+pub const VIGIL_RX_NONE: u32 = 0xffffffff;
+
+pub const VIGIL_RX_SEL_ANY: u32 = 0xffffffff;
+
+/// Rule actions.
+pub const VIGIL_RX_ACTION_NEVER: u32 = 0;
+
+pub const VIGIL_RX_ACTION_ALWAYS: u32 = 2;
+
+/// Most candidate sources merged per event (syscall list, index buckets, residual).
+pub const VIGIL_RX_MAX_SOURCES: u32 = 32;
+
+/// Most instructions per rule program (AUDIT_MAX_FIELDS).
+pub const VIGIL_RX_MAX_INSNS: u32 = 64;
+
+/// Syscall masks of "-S all": numbers below this.
+pub const VIGIL_RX_ALL_BELOW: u32 = 2032;
+
+/// Exit table number in index keys (vigil-rules TableKind::Exit).
+pub const VIGIL_RX_TABLE_EXIT: u32 = 1;
 
 /// vigil_sysdesc: no argument
 pub const VIGIL_ARG_NONE: u32 = 255;
@@ -561,6 +607,8 @@ pub struct Syscall {
     pub ret: i64,
     /// Bit i: ruleset i wants this event.
     pub rulesets: u64,
+    /// Bit i: ruleset i must be judged in user space (see VIGIL_CNT_UNDECIDED).
+    pub undecided: u64,
     pub nitems: u16,
     /// VIGIL_SC_F_*
     pub flags: u16,
@@ -570,7 +618,7 @@ pub struct Syscall {
 
 impl Syscall {
     /// Size in bytes, as in C.
-    pub const SIZE: usize = 232;
+    pub const SIZE: usize = 240;
 
     /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
     pub fn read(b: &[u8]) -> Option<Self> {
@@ -582,10 +630,11 @@ impl Syscall {
             args: rd::array(b, 32, rd::u64),
             ret: rd::i64(b, 80),
             rulesets: rd::u64(b, 88),
-            nitems: rd::u16(b, 96),
-            flags: rd::u16(b, 98),
-            pad0: rd::u32(b, 100),
-            task: Task::read(b.get(104..)?)?,
+            undecided: rd::u64(b, 96),
+            nitems: rd::u16(b, 104),
+            flags: rd::u16(b, 106),
+            pad0: rd::u32(b, 108),
+            task: Task::read(b.get(112..)?)?,
         })
     }
 
@@ -599,6 +648,7 @@ impl Syscall {
         }
         out.extend_from_slice(&self.ret.to_ne_bytes());
         out.extend_from_slice(&self.rulesets.to_ne_bytes());
+        out.extend_from_slice(&self.undecided.to_ne_bytes());
         out.extend_from_slice(&self.nitems.to_ne_bytes());
         out.extend_from_slice(&self.flags.to_ne_bytes());
         out.extend_from_slice(&self.pad0.to_ne_bytes());
@@ -607,7 +657,7 @@ impl Syscall {
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<Syscall>() == 232);
+    assert!(core::mem::size_of::<Syscall>() == 240);
     assert!(core::mem::align_of::<Syscall>() == 8);
     assert!(core::mem::offset_of!(Syscall, hdr) == 0);
     assert!(core::mem::offset_of!(Syscall, arch) == 24);
@@ -615,10 +665,11 @@ const _: () = {
     assert!(core::mem::offset_of!(Syscall, args) == 32);
     assert!(core::mem::offset_of!(Syscall, ret) == 80);
     assert!(core::mem::offset_of!(Syscall, rulesets) == 88);
-    assert!(core::mem::offset_of!(Syscall, nitems) == 96);
-    assert!(core::mem::offset_of!(Syscall, flags) == 98);
-    assert!(core::mem::offset_of!(Syscall, pad0) == 100);
-    assert!(core::mem::offset_of!(Syscall, task) == 104);
+    assert!(core::mem::offset_of!(Syscall, undecided) == 96);
+    assert!(core::mem::offset_of!(Syscall, nitems) == 104);
+    assert!(core::mem::offset_of!(Syscall, flags) == 106);
+    assert!(core::mem::offset_of!(Syscall, pad0) == 108);
+    assert!(core::mem::offset_of!(Syscall, task) == 112);
 };
 
 /// Header of an item inside a SYSCALL record.
@@ -885,18 +936,23 @@ const _: () = {
     assert!(core::mem::offset_of!(ObjPid, comm) == 24);
 };
 
-/// vigil_ctl\[0\]: which generation of the rule maps is live.
+/// vigil_ctl\[0\]: which generation of the rule maps is live, and the capacity of each
+/// per-generation half of the vigil_rx_* maps (entry i of generation g is g * cap + i).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
 pub struct Ctl {
     /// Live generation (0 or 1); read once per event.
     pub generation: u32,
     pub flags: u32,
+    pub rules_cap: u32,
+    pub insns_cap: u32,
+    pub cands_cap: u32,
+    pub masks_cap: u32,
 }
 
 impl Ctl {
     /// Size in bytes, as in C.
-    pub const SIZE: usize = 8;
+    pub const SIZE: usize = 24;
 
     /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
     pub fn read(b: &[u8]) -> Option<Self> {
@@ -904,6 +960,10 @@ impl Ctl {
         Some(Self {
             generation: rd::u32(b, 0),
             flags: rd::u32(b, 4),
+            rules_cap: rd::u32(b, 8),
+            insns_cap: rd::u32(b, 12),
+            cands_cap: rd::u32(b, 16),
+            masks_cap: rd::u32(b, 20),
         })
     }
 
@@ -911,14 +971,243 @@ impl Ctl {
     pub fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.generation.to_ne_bytes());
         out.extend_from_slice(&self.flags.to_ne_bytes());
+        out.extend_from_slice(&self.rules_cap.to_ne_bytes());
+        out.extend_from_slice(&self.insns_cap.to_ne_bytes());
+        out.extend_from_slice(&self.cands_cap.to_ne_bytes());
+        out.extend_from_slice(&self.masks_cap.to_ne_bytes());
     }
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<Ctl>() == 8);
+    assert!(core::mem::size_of::<Ctl>() == 24);
     assert!(core::mem::align_of::<Ctl>() == 4);
     assert!(core::mem::offset_of!(Ctl, generation) == 0);
     assert!(core::mem::offset_of!(Ctl, flags) == 4);
+    assert!(core::mem::offset_of!(Ctl, rules_cap) == 8);
+    assert!(core::mem::offset_of!(Ctl, insns_cap) == 12);
+    assert!(core::mem::offset_of!(Ctl, cands_cap) == 16);
+    assert!(core::mem::offset_of!(Ctl, masks_cap) == 20);
+};
+
+/// A run of rule ids in vigil_rx_cands (vigil-rules ListRef).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct RxList {
+    pub off: u32,
+    pub len: u32,
+}
+
+impl RxList {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 8;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            off: rd::u32(b, 0),
+            len: rd::u32(b, 4),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.off.to_ne_bytes());
+        out.extend_from_slice(&self.len.to_ne_bytes());
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<RxList>() == 8);
+    assert!(core::mem::align_of::<RxList>() == 4);
+    assert!(core::mem::offset_of!(RxList, off) == 0);
+    assert!(core::mem::offset_of!(RxList, len) == 4);
+};
+
+/// vigil_rx_rules\[gen * rules_cap + id\]: what BPF needs of a compiled rule header.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct RxRule {
+    pub ruleset: u32,
+    /// VIGIL_RX_ACTION_*
+    pub action: u32,
+    pub insn_off: u32,
+    pub insn_len: u32,
+    /// Index into vigil_rx_masks, VIGIL_RX_NONE for "-S all".
+    pub mask: u32,
+    /// vigil-rules RULE_* bits.
+    pub flags: u32,
+}
+
+impl RxRule {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 24;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            ruleset: rd::u32(b, 0),
+            action: rd::u32(b, 4),
+            insn_off: rd::u32(b, 8),
+            insn_len: rd::u32(b, 12),
+            mask: rd::u32(b, 16),
+            flags: rd::u32(b, 20),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.ruleset.to_ne_bytes());
+        out.extend_from_slice(&self.action.to_ne_bytes());
+        out.extend_from_slice(&self.insn_off.to_ne_bytes());
+        out.extend_from_slice(&self.insn_len.to_ne_bytes());
+        out.extend_from_slice(&self.mask.to_ne_bytes());
+        out.extend_from_slice(&self.flags.to_ne_bytes());
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<RxRule>() == 24);
+    assert!(core::mem::align_of::<RxRule>() == 4);
+    assert!(core::mem::offset_of!(RxRule, ruleset) == 0);
+    assert!(core::mem::offset_of!(RxRule, action) == 4);
+    assert!(core::mem::offset_of!(RxRule, insn_off) == 8);
+    assert!(core::mem::offset_of!(RxRule, insn_len) == 12);
+    assert!(core::mem::offset_of!(RxRule, mask) == 16);
+    assert!(core::mem::offset_of!(RxRule, flags) == 20);
+};
+
+/// vigil_rx_insns\[gen * insns_cap + i\]: one condition (vigil-rules Insn).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct RxInsn {
+    /// Kernel AUDIT_* field number or a pseudo field.
+    pub field: u16,
+    /// Kernel operator order: eq ne bitmask bittest lt gt le ge.
+    pub op: u8,
+    pub flags: u8,
+    pub arg: u32,
+    pub value: u64,
+}
+
+impl RxInsn {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 16;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            field: rd::u16(b, 0),
+            op: rd::u8(b, 2),
+            flags: rd::u8(b, 3),
+            arg: rd::u32(b, 4),
+            value: rd::u64(b, 8),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.field.to_ne_bytes());
+        out.extend_from_slice(&self.op.to_ne_bytes());
+        out.extend_from_slice(&self.flags.to_ne_bytes());
+        out.extend_from_slice(&self.arg.to_ne_bytes());
+        out.extend_from_slice(&self.value.to_ne_bytes());
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<RxInsn>() == 16);
+    assert!(core::mem::align_of::<RxInsn>() == 8);
+    assert!(core::mem::offset_of!(RxInsn, field) == 0);
+    assert!(core::mem::offset_of!(RxInsn, op) == 2);
+    assert!(core::mem::offset_of!(RxInsn, flags) == 3);
+    assert!(core::mem::offset_of!(RxInsn, arg) == 4);
+    assert!(core::mem::offset_of!(RxInsn, value) == 8);
+};
+
+/// vigil_rx_index key: (table, field, generation, syscall or SEL_ANY, value).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct RxKey {
+    pub table: u8,
+    pub field: u8,
+    pub generation: u16,
+    pub sel: u32,
+    pub value: u64,
+}
+
+impl RxKey {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 16;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            table: rd::u8(b, 0),
+            field: rd::u8(b, 1),
+            generation: rd::u16(b, 2),
+            sel: rd::u32(b, 4),
+            value: rd::u64(b, 8),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.table.to_ne_bytes());
+        out.extend_from_slice(&self.field.to_ne_bytes());
+        out.extend_from_slice(&self.generation.to_ne_bytes());
+        out.extend_from_slice(&self.sel.to_ne_bytes());
+        out.extend_from_slice(&self.value.to_ne_bytes());
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<RxKey>() == 16);
+    assert!(core::mem::align_of::<RxKey>() == 8);
+    assert!(core::mem::offset_of!(RxKey, table) == 0);
+    assert!(core::mem::offset_of!(RxKey, field) == 1);
+    assert!(core::mem::offset_of!(RxKey, generation) == 2);
+    assert!(core::mem::offset_of!(RxKey, sel) == 4);
+    assert!(core::mem::offset_of!(RxKey, value) == 8);
+};
+
+/// Payload element of VIGIL_ITEM_RULES.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct RuleMatch {
+    pub ruleset: u32,
+    /// Compiled rule id (vigil-rules CompiledSet::rules index).
+    pub rule: u32,
+}
+
+impl RuleMatch {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 8;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            ruleset: rd::u32(b, 0),
+            rule: rd::u32(b, 4),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.ruleset.to_ne_bytes());
+        out.extend_from_slice(&self.rule.to_ne_bytes());
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<RuleMatch>() == 8);
+    assert!(core::mem::align_of::<RuleMatch>() == 4);
+    assert!(core::mem::offset_of!(RuleMatch, ruleset) == 0);
+    assert!(core::mem::offset_of!(RuleMatch, rule) == 4);
 };
 
 /// vigil_genconf\[gen\]: simple filter until the compiled rule index is in place.
@@ -931,14 +1220,21 @@ pub struct Genconf {
     pub tgid: u32,
     /// Only this uid (VIGIL_CONF_F_UID).
     pub uid: u32,
-    pub pad0: u32,
-    /// Bitmask of rulesets reported for a match.
+    /// Rule sets in the compiled index (VIGIL_CONF_F_RULES).
+    pub nrulesets: u32,
+    /// Bitmask of rulesets reported for a match (interim filter).
     pub rulesets: u64,
+    /// Exit table: IndexField bits with SEL_ANY entries, with per-syscall entries.
+    pub index_any: u64,
+    pub index_sel: u64,
+    /// Exit table residual list of each arch slot.
+    pub residual_x86_64: RxList,
+    pub residual_i386: RxList,
 }
 
 impl Genconf {
     /// Size in bytes, as in C.
-    pub const SIZE: usize = 24;
+    pub const SIZE: usize = 56;
 
     /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
     pub fn read(b: &[u8]) -> Option<Self> {
@@ -947,8 +1243,12 @@ impl Genconf {
             flags: rd::u32(b, 0),
             tgid: rd::u32(b, 4),
             uid: rd::u32(b, 8),
-            pad0: rd::u32(b, 12),
+            nrulesets: rd::u32(b, 12),
             rulesets: rd::u64(b, 16),
+            index_any: rd::u64(b, 24),
+            index_sel: rd::u64(b, 32),
+            residual_x86_64: RxList::read(b.get(40..)?)?,
+            residual_i386: RxList::read(b.get(48..)?)?,
         })
     }
 
@@ -957,19 +1257,27 @@ impl Genconf {
         out.extend_from_slice(&self.flags.to_ne_bytes());
         out.extend_from_slice(&self.tgid.to_ne_bytes());
         out.extend_from_slice(&self.uid.to_ne_bytes());
-        out.extend_from_slice(&self.pad0.to_ne_bytes());
+        out.extend_from_slice(&self.nrulesets.to_ne_bytes());
         out.extend_from_slice(&self.rulesets.to_ne_bytes());
+        out.extend_from_slice(&self.index_any.to_ne_bytes());
+        out.extend_from_slice(&self.index_sel.to_ne_bytes());
+        self.residual_x86_64.write(out);
+        self.residual_i386.write(out);
     }
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<Genconf>() == 24);
+    assert!(core::mem::size_of::<Genconf>() == 56);
     assert!(core::mem::align_of::<Genconf>() == 8);
     assert!(core::mem::offset_of!(Genconf, flags) == 0);
     assert!(core::mem::offset_of!(Genconf, tgid) == 4);
     assert!(core::mem::offset_of!(Genconf, uid) == 8);
-    assert!(core::mem::offset_of!(Genconf, pad0) == 12);
+    assert!(core::mem::offset_of!(Genconf, nrulesets) == 12);
     assert!(core::mem::offset_of!(Genconf, rulesets) == 16);
+    assert!(core::mem::offset_of!(Genconf, index_any) == 24);
+    assert!(core::mem::offset_of!(Genconf, index_sel) == 32);
+    assert!(core::mem::offset_of!(Genconf, residual_x86_64) == 40);
+    assert!(core::mem::offset_of!(Genconf, residual_i386) == 48);
 };
 
 /// vigil_sysmask\[gen * VIGIL_NR_ARCH + arch\]: syscalls some rule can match.
@@ -1060,7 +1368,7 @@ pub struct Percpu {
 
 impl Percpu {
     /// Size in bytes, as in C.
-    pub const SIZE: usize = 136;
+    pub const SIZE: usize = 200;
 
     /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
     pub fn read(b: &[u8]) -> Option<Self> {
@@ -1081,7 +1389,7 @@ impl Percpu {
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<Percpu>() == 136);
+    assert!(core::mem::size_of::<Percpu>() == 200);
     assert!(core::mem::align_of::<Percpu>() == 8);
     assert!(core::mem::offset_of!(Percpu, seq) == 0);
     assert!(core::mem::offset_of!(Percpu, counters) == 8);
@@ -1258,6 +1566,11 @@ pub static STRUCT_LAYOUTS: &[StructLayout] = &[
             FieldLayout {
                 name: "rulesets",
                 offset: core::mem::offset_of!(Syscall, rulesets),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "undecided",
+                offset: core::mem::offset_of!(Syscall, undecided),
                 size: core::mem::size_of::<u64>(),
             },
             FieldLayout {
@@ -1471,6 +1784,156 @@ pub static STRUCT_LAYOUTS: &[StructLayout] = &[
                 offset: core::mem::offset_of!(Ctl, flags),
                 size: core::mem::size_of::<u32>(),
             },
+            FieldLayout {
+                name: "rules_cap",
+                offset: core::mem::offset_of!(Ctl, rules_cap),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "insns_cap",
+                offset: core::mem::offset_of!(Ctl, insns_cap),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "cands_cap",
+                offset: core::mem::offset_of!(Ctl, cands_cap),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "masks_cap",
+                offset: core::mem::offset_of!(Ctl, masks_cap),
+                size: core::mem::size_of::<u32>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_rx_list",
+        size: core::mem::size_of::<RxList>(),
+        fields: &[
+            FieldLayout {
+                name: "off",
+                offset: core::mem::offset_of!(RxList, off),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "len",
+                offset: core::mem::offset_of!(RxList, len),
+                size: core::mem::size_of::<u32>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_rx_rule",
+        size: core::mem::size_of::<RxRule>(),
+        fields: &[
+            FieldLayout {
+                name: "ruleset",
+                offset: core::mem::offset_of!(RxRule, ruleset),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "action",
+                offset: core::mem::offset_of!(RxRule, action),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "insn_off",
+                offset: core::mem::offset_of!(RxRule, insn_off),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "insn_len",
+                offset: core::mem::offset_of!(RxRule, insn_len),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "mask",
+                offset: core::mem::offset_of!(RxRule, mask),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "flags",
+                offset: core::mem::offset_of!(RxRule, flags),
+                size: core::mem::size_of::<u32>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_rx_insn",
+        size: core::mem::size_of::<RxInsn>(),
+        fields: &[
+            FieldLayout {
+                name: "field",
+                offset: core::mem::offset_of!(RxInsn, field),
+                size: core::mem::size_of::<u16>(),
+            },
+            FieldLayout {
+                name: "op",
+                offset: core::mem::offset_of!(RxInsn, op),
+                size: core::mem::size_of::<u8>(),
+            },
+            FieldLayout {
+                name: "flags",
+                offset: core::mem::offset_of!(RxInsn, flags),
+                size: core::mem::size_of::<u8>(),
+            },
+            FieldLayout {
+                name: "arg",
+                offset: core::mem::offset_of!(RxInsn, arg),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "value",
+                offset: core::mem::offset_of!(RxInsn, value),
+                size: core::mem::size_of::<u64>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_rx_key",
+        size: core::mem::size_of::<RxKey>(),
+        fields: &[
+            FieldLayout {
+                name: "table",
+                offset: core::mem::offset_of!(RxKey, table),
+                size: core::mem::size_of::<u8>(),
+            },
+            FieldLayout {
+                name: "field",
+                offset: core::mem::offset_of!(RxKey, field),
+                size: core::mem::size_of::<u8>(),
+            },
+            FieldLayout {
+                name: "generation",
+                offset: core::mem::offset_of!(RxKey, generation),
+                size: core::mem::size_of::<u16>(),
+            },
+            FieldLayout {
+                name: "sel",
+                offset: core::mem::offset_of!(RxKey, sel),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "value",
+                offset: core::mem::offset_of!(RxKey, value),
+                size: core::mem::size_of::<u64>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_rule_match",
+        size: core::mem::size_of::<RuleMatch>(),
+        fields: &[
+            FieldLayout {
+                name: "ruleset",
+                offset: core::mem::offset_of!(RuleMatch, ruleset),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "rule",
+                offset: core::mem::offset_of!(RuleMatch, rule),
+                size: core::mem::size_of::<u32>(),
+            },
         ],
     },
     StructLayout {
@@ -1493,14 +1956,34 @@ pub static STRUCT_LAYOUTS: &[StructLayout] = &[
                 size: core::mem::size_of::<u32>(),
             },
             FieldLayout {
-                name: "pad0",
-                offset: core::mem::offset_of!(Genconf, pad0),
+                name: "nrulesets",
+                offset: core::mem::offset_of!(Genconf, nrulesets),
                 size: core::mem::size_of::<u32>(),
             },
             FieldLayout {
                 name: "rulesets",
                 offset: core::mem::offset_of!(Genconf, rulesets),
                 size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "index_any",
+                offset: core::mem::offset_of!(Genconf, index_any),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "index_sel",
+                offset: core::mem::offset_of!(Genconf, index_sel),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "residual_x86_64",
+                offset: core::mem::offset_of!(Genconf, residual_x86_64),
+                size: core::mem::size_of::<RxList>(),
+            },
+            FieldLayout {
+                name: "residual_i386",
+                offset: core::mem::offset_of!(Genconf, residual_i386),
+                size: core::mem::size_of::<RxList>(),
             },
         ],
     },
@@ -1574,6 +2057,7 @@ pub static ENUM_LAYOUTS: &[EnumLayout] = &[
             ("VIGIL_ITEM_SOCKADDR", 6),
             ("VIGIL_ITEM_ARGV", 7),
             ("VIGIL_ITEM_OBJ_PID", 8),
+            ("VIGIL_ITEM_RULES", 9),
         ],
     },
     EnumLayout {
@@ -1606,6 +2090,8 @@ pub static ENUM_LAYOUTS: &[EnumLayout] = &[
             ("VIGIL_CNT_DROP_ARGV", 11),
             ("VIGIL_CNT_NO_SCRATCH", 12),
             ("VIGIL_CNT_BAD_NR", 13),
+            ("VIGIL_CNT_UNDECIDED", 14),
+            ("VIGIL_CNT_RULES_RUN", 15),
         ],
     },
 ];

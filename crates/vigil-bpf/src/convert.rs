@@ -166,3 +166,77 @@ pub fn to_raw(ev: &SyscallEvent, clock: &Clock) -> RawEvent {
         keys: Vec::new(),
     }
 }
+
+/// What the rule evaluators see of a BPF event (for the rule sets BPF left undecided, and
+/// for tests comparing BPF with `CompiledSet::evaluate`). Supplementary groups, LSM labels
+/// and container ids are not in BPF events yet (empty).
+pub fn to_event_input(ev: &SyscallEvent) -> vigil_rules::input::EventInput {
+    use vigil_rules::input::{EventInput, ObjectInput, TaskInput};
+    let t = &ev.task;
+    let objects = ev
+        .paths
+        .iter()
+        .map(|p| {
+            let path = p
+                .full
+                .as_ref()
+                .or(p.name.as_ref().filter(|n| n.bytes.first() == Some(&b'/')))
+                .map(|c| c.bytes.clone());
+            match &p.object {
+                Some(o) => ObjectInput {
+                    path,
+                    inode: o.ino,
+                    dev_major: o.dev >> 20,
+                    dev_minor: o.dev & 0xf_ffff,
+                    mode: o.mode,
+                    ouid: o.uid,
+                    ogid: o.gid,
+                    fstype: o.fs_magic,
+                    rdev_major: o.rdev >> 20,
+                    rdev_minor: o.rdev & 0xf_ffff,
+                    obj: None,
+                },
+                None => ObjectInput {
+                    path,
+                    inode: u64::MAX,
+                    ..ObjectInput::default()
+                },
+            }
+        })
+        .collect();
+    EventInput {
+        list: Some(vigil_rules::ast::FilterList::Exit),
+        arch: ev.arch,
+        nr: ev.nr,
+        args: [ev.args[0], ev.args[1], ev.args[2], ev.args[3]],
+        exit: ev.ret,
+        success: !(-4095..=-1).contains(&ev.ret),
+        task: TaskInput {
+            pid: t.pid,
+            ppid: t.ppid,
+            uid: t.uid,
+            euid: t.euid,
+            suid: t.suid,
+            fsuid: t.fsuid,
+            gid: t.gid,
+            egid: t.egid,
+            sgid: t.sgid,
+            fsgid: t.fsgid,
+            auid: t.auid,
+            sessionid: t.sessionid,
+            pers: t.pers,
+            exe: ev.exe.as_ref().map(|e| e.bytes.clone()),
+            contids: Vec::new(),
+            groups: Vec::new(),
+            subj: None,
+        },
+        objects,
+        msgtype: 0,
+        saddr_fam: ev
+            .sockaddr
+            .as_ref()
+            .filter(|s| s.bytes.len() >= 2)
+            .map(|s| u32::from(u16::from_ne_bytes([s.bytes[0], s.bytes[1]]))),
+        openat2_flags: 0,
+    }
+}

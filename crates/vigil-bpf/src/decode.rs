@@ -5,9 +5,9 @@
 use std::collections::{HashMap, VecDeque};
 
 use vigil_abi::{
-    ArgvChunk, ArgvInfo, ItemHdr, ItemType, Kind, ObjPid, Path, RecHdr, Syscall, Task,
+    ArgvChunk, ArgvInfo, ItemHdr, ItemType, Kind, ObjPid, Path, RecHdr, RuleMatch, Syscall, Task,
     VIGIL_ARGV_F_FAULT, VIGIL_ARGV_F_TRUNCATED, VIGIL_ITEM_F_FAULT, VIGIL_ITEM_F_PARTIAL,
-    VIGIL_ITEM_F_TRUNCATED, VIGIL_ITEM_F_USER_MEM,
+    VIGIL_ITEM_F_TRUNCATED, VIGIL_ITEM_F_USER_MEM, VIGIL_MAX_RULESETS,
 };
 
 /// Events whose argv chunks may wait for their SYSCALL record at once; older ones are
@@ -74,6 +74,10 @@ pub struct SyscallEvent {
     pub ret: i64,
     /// Bit i: ruleset i wants the event.
     pub rulesets: u64,
+    /// Bit i: ruleset i was not judged in BPF; user space must judge it.
+    pub undecided: u64,
+    /// (rule set, compiled rule id) of every rule set BPF decided by a rule.
+    pub matches: Vec<(u32, u32)>,
     /// `VIGIL_SC_F_*`.
     pub flags: u16,
     pub task: Task,
@@ -263,6 +267,7 @@ impl Decoder {
             args: sc.args,
             ret: sc.ret,
             rulesets: sc.rulesets,
+            undecided: sc.undecided,
             flags: sc.flags,
             task: sc.task,
             ..SyscallEvent::default()
@@ -308,6 +313,22 @@ impl Decoder {
                 ItemType::ObjPid => {
                     fixed(ObjPid::SIZE)?;
                     ev.obj_pid = ObjPid::read(payload);
+                }
+                ItemType::Rules => {
+                    if payload.len() % RuleMatch::SIZE != 0
+                        || payload.len() > RuleMatch::SIZE * VIGIL_MAX_RULESETS as usize
+                    {
+                        return Err(DecodeError::ItemSize {
+                            kind,
+                            len: h.len,
+                            expected: RuleMatch::SIZE,
+                        });
+                    }
+                    ev.matches = payload
+                        .chunks_exact(RuleMatch::SIZE)
+                        .filter_map(RuleMatch::read)
+                        .map(|m| (m.ruleset, m.rule))
+                        .collect();
                 }
             }
             off = (start + h.len as usize + 7) & !7;

@@ -8,6 +8,7 @@
 //! - [`convert`]: [`SyscallEvent`] to [`vigil_format::RawEvent`].
 //! - [`btf`]: a small BTF reader (the ABI layout test).
 //! - [`features`]: what this kernel allows.
+//! - [`rules`]: vigil-rules' compiled rule index into the BPF maps ([`Loader::apply_rules`]).
 //!
 //! Design: docs/design/bpf.md.
 
@@ -22,6 +23,7 @@ pub mod features;
 pub mod loader;
 pub mod object;
 pub mod reader;
+pub mod rules;
 
 pub use counters::Counters;
 pub use decode::{DecodeError, DecodeStats, Decoder, SyscallEvent};
@@ -29,3 +31,4 @@ pub use error::{Error, Result};
 pub use features::Features;
 pub use loader::{FilterSet, Hook, LoadOptions, Loader};
 pub use reader::EventReader;
+pub use rules::RuleCaps;

@@ -16,9 +16,10 @@ use aya::programs::{BtfTracePoint, Lsm, RawTracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 use vigil_abi::{
     Ctl, Genconf, Percpu, Sysdesc, Sysmask, VIGIL_ARCH_IDX_I386, VIGIL_ARCH_IDX_X86_64,
-    VIGIL_AUDIT_ARCH_I386, VIGIL_AUDIT_ARCH_X86_64, VIGIL_CONF_F_TGID, VIGIL_CONF_F_UID,
-    VIGIL_MAX_SYSCALL, VIGIL_NR_ARCH, VIGIL_SYSMASK_WORDS,
+    VIGIL_AUDIT_ARCH_I386, VIGIL_AUDIT_ARCH_X86_64, VIGIL_CONF_F_EMIT_ALL, VIGIL_CONF_F_TGID,
+    VIGIL_CONF_F_UID, VIGIL_MAX_SYSCALL, VIGIL_NR_ARCH,
 };
+use vigil_rules::compile::layout::CompiledSet;
 
 use crate::capture;
 use crate::counters::Counters;
@@ -26,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::features::{self, Features};
 use crate::object;
 use crate::reader::EventReader;
+use crate::rules::{RuleCaps, RxMaps};
 
 /// Which flavour of the `sys_exit` program to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -54,6 +56,8 @@ pub struct LoadOptions {
     pub hook: Hook,
     /// Exclude the loading process from auditing (vigil's own threads).
     pub exclude_self: bool,
+    /// Capacity of the compiled rule index maps.
+    pub rule_caps: RuleCaps,
 }
 
 impl Default for LoadOptions {
@@ -62,6 +66,7 @@ impl Default for LoadOptions {
             ringbuf_bytes: 8 << 20,
             hook: Hook::RawTp,
             exclude_self: true,
+            rule_caps: RuleCaps::default(),
         }
     }
 }
@@ -127,11 +132,13 @@ struct Maps {
 pub struct Loader {
     ebpf: Ebpf,
     maps: Maps,
+    rx: RxMaps,
     ring: Option<RingBuf<MapData>>,
     hook: Hook,
     link: Option<LinkHandle>,
     gen: u32,
     filter: FilterSet,
+    rules_reason: Option<String>,
     features: Features,
 }
 
@@ -171,10 +178,16 @@ impl Loader {
             source: e,
         })?;
         let btf = Btf::from_sys_fs().ok();
+        let caps = opts.rule_caps;
         let mut ebpf = EbpfLoader::new()
             .btf(btf.as_ref())
             .map_max_entries("vigil_events", opts.ringbuf_bytes)
             .map_max_entries("vigil_scratch", u32::try_from(cpus).unwrap_or(u32::MAX))
+            .map_max_entries("vigil_rx_rules", 2 * caps.rules)
+            .map_max_entries("vigil_rx_insns", 2 * caps.insns)
+            .map_max_entries("vigil_rx_cands", 2 * caps.cands)
+            .map_max_entries("vigil_rx_masks", 2 * caps.masks)
+            .map_max_entries("vigil_rx_index", 2 * caps.index)
             .load(object::OBJECT)?;
 
         let mut sysdesc: Array<MapData, [u8; Sysdesc::SIZE]> = take(&mut ebpf, "vigil_sysdesc")?;
@@ -206,6 +219,15 @@ impl Loader {
             percpu: take(&mut ebpf, "vigil_percpu")?,
         };
         let ring = Some(take(&mut ebpf, "vigil_events")?);
+        let rx = RxMaps::new(
+            take(&mut ebpf, "vigil_rx_rules")?,
+            take(&mut ebpf, "vigil_rx_insns")?,
+            take(&mut ebpf, "vigil_rx_cands")?,
+            take(&mut ebpf, "vigil_rx_masks")?,
+            take(&mut ebpf, "vigil_rx_lists")?,
+            take(&mut ebpf, "vigil_rx_index")?,
+            caps,
+        );
 
         let lsm = Self::probe_lsm(&mut ebpf, btf.as_ref());
         let name = opts.hook.program();
@@ -235,11 +257,13 @@ impl Loader {
         let mut loader = Loader {
             ebpf,
             maps,
+            rx,
             ring,
             hook: opts.hook,
             link: None,
             gen: 0,
             filter: FilterSet::default(),
+            rules_reason: None,
             features,
         };
         if opts.exclude_self {
@@ -284,7 +308,7 @@ impl Loader {
     /// Makes `f` live atomically (see the module comment), attaching the hook when `f` names
     /// a syscall and detaching it when `f` is empty.
     pub fn apply(&mut self, f: &FilterSet) -> Result<()> {
-        let mut masks = vec![[0u64; VIGIL_SYSMASK_WORDS as usize]; VIGIL_NR_ARCH as usize];
+        let mut masks = [Sysmask::default(), Sysmask::default()];
         for (&arch, nrs) in &f.syscalls {
             let idx = arch_index(arch)
                 .ok_or_else(|| Error::Filter(format!("arch {arch:#x} not supported in BPF")))?;
@@ -294,12 +318,46 @@ impl Loader {
                         "syscall {nr} beyond {VIGIL_MAX_SYSCALL}"
                     )));
                 }
-                masks[idx as usize][(nr / 64) as usize] |= 1 << (nr % 64);
+                masks[idx as usize].bits[(nr / 64) as usize] |= 1 << (nr % 64);
             }
         }
+        let conf = Genconf {
+            flags: f.tgid.map_or(0, |_| VIGIL_CONF_F_TGID) | f.uid.map_or(0, |_| VIGIL_CONF_F_UID),
+            tgid: f.tgid.unwrap_or(0),
+            uid: f.uid.unwrap_or(0),
+            rulesets: f.rulesets,
+            ..Genconf::default()
+        };
+        self.publish(self.gen ^ 1, &conf, &masks)?;
+        self.filter = f.clone();
+        self.rules_reason = None;
+        Ok(())
+    }
+
+    /// Makes a compiled rule index live atomically: the BPF side judges every rule set of
+    /// `set` in one pass (bit i of an event's `rulesets` = rule set i records it) and marks
+    /// what it cannot judge `undecided`. `emit_all` sends every candidate (tests).
+    pub fn apply_rules(&mut self, set: &CompiledSet, emit_all: bool) -> Result<()> {
         let next = self.gen ^ 1;
-        for (idx, bits) in masks.iter().enumerate() {
-            let mask = Sysmask { bits: *bits };
+        let (mut conf, masks) = self.rx.write(next, set)?;
+        if emit_all {
+            conf.flags |= VIGIL_CONF_F_EMIT_ALL;
+        }
+        self.publish(next, &conf, &masks)?;
+        self.filter = FilterSet::default();
+        self.rules_reason = crate::rules::all_undecided_reason(set);
+        Ok(())
+    }
+
+    /// Why the live rule set is judged in user space, when it is.
+    pub fn undecided_reason(&self) -> Option<&str> {
+        self.rules_reason.as_deref()
+    }
+
+    /// Writes generation `next`'s conf and bitmaps, flips, waits for a grace period, then
+    /// attaches (some syscall can match) or detaches (none can).
+    fn publish(&mut self, next: u32, conf: &Genconf, masks: &[Sysmask; 2]) -> Result<()> {
+        for (idx, mask) in masks.iter().enumerate() {
             self.maps
                 .sysmask
                 .set(
@@ -309,21 +367,18 @@ impl Loader {
                 )
                 .map_err(map_err("vigil_sysmask"))?;
         }
-        let conf = Genconf {
-            flags: f.tgid.map_or(0, |_| VIGIL_CONF_F_TGID) | f.uid.map_or(0, |_| VIGIL_CONF_F_UID),
-            tgid: f.tgid.unwrap_or(0),
-            uid: f.uid.unwrap_or(0),
-            pad0: 0,
-            rulesets: f.rulesets,
-        };
         self.maps
             .genconf
             .set(next, encode(|v| conf.write(v)), 0)
             .map_err(map_err("vigil_genconf"))?;
-
+        let caps = self.rx.caps;
         let ctl = Ctl {
             generation: next,
             flags: 0,
+            rules_cap: caps.rules,
+            insns_cap: caps.insns,
+            cands_cap: caps.cands,
+            masks_cap: caps.masks,
         };
         self.maps
             .ctl
@@ -331,8 +386,7 @@ impl Loader {
             .map_err(map_err("vigil_ctl"))?;
         self.gen = next;
         sync_rcu();
-        self.filter = f.clone();
-        if f.is_empty() {
+        if masks.iter().all(|m| m.bits.iter().all(|w| *w == 0)) {
             self.detach()
         } else {
             self.attach()

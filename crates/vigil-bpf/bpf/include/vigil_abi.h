@@ -18,7 +18,7 @@
 #define VIGIL_ABI_H
 
 /* Bumped on every incompatible change; the loader refuses an object with another value. */
-#define VIGIL_ABI_VERSION 1
+#define VIGIL_ABI_VERSION 2
 
 /* Architectures: index into per-arch maps. */
 #define VIGIL_ARCH_IDX_X86_64 0
@@ -46,7 +46,7 @@
 #define VIGIL_SOCKADDR_MAX 128
 #define VIGIL_COMM_LEN 16
 #define VIGIL_TTY_LEN 32
-#define VIGIL_NR_COUNTERS 16
+#define VIGIL_NR_COUNTERS 24
 
 /* Reserved ranges of record kinds. */
 #define VIGIL_KIND_SYSCALL_FIRST 1
@@ -82,6 +82,8 @@ enum vigil_item_type {
 	VIGIL_ITEM_ARGV = 7,
 	/* struct vigil_obj_pid: target of kill/tkill/tgkill. */
 	VIGIL_ITEM_OBJ_PID = 8,
+	/* struct vigil_rule_match[]: per decided rule set, the compiled rule id that decided. */
+	VIGIL_ITEM_RULES = 9,
 };
 
 /* How the exit hook captures a syscall (vigil_sysdesc.class). */
@@ -133,6 +135,10 @@ enum vigil_counter {
 	VIGIL_CNT_NO_SCRATCH = 12,
 	/* Internal: reserved (syscall numbers beyond VIGIL_MAX_SYSCALL are never candidates). */
 	VIGIL_CNT_BAD_NR = 13,
+	/* Events left (in part) to user space: a candidate needs a field BPF does not evaluate. */
+	VIGIL_CNT_UNDECIDED = 14,
+	/* Rule candidates whose program ran (the rule index's work). */
+	VIGIL_CNT_RULES_RUN = 15,
 };
 
 /* vigil_item_hdr.flags */
@@ -165,6 +171,27 @@ enum vigil_counter {
 /* vigil_genconf.flags */
 #define VIGIL_CONF_F_TGID 1
 #define VIGIL_CONF_F_UID 2
+/* Judge with the compiled rule index (vigil_rx_* maps) instead of tgid/uid. */
+#define VIGIL_CONF_F_RULES 4
+/* Every candidate is undecided (the index uses what BPF cannot gather): user space judges. */
+#define VIGIL_CONF_F_ALL_UNDECIDED 8
+/* Emit every candidate, wanted or not (tests: compare BPF with user space). */
+#define VIGIL_CONF_F_EMIT_ALL 16
+
+/* Compiled rule index (vigil-rules' layout, docs/design/rule-index.md). */
+#define VIGIL_RX_NONE 0xffffffff
+#define VIGIL_RX_SEL_ANY 0xffffffff
+/* Rule actions. */
+#define VIGIL_RX_ACTION_NEVER 0
+#define VIGIL_RX_ACTION_ALWAYS 2
+/* Most candidate sources merged per event (syscall list, index buckets, residual). */
+#define VIGIL_RX_MAX_SOURCES 32
+/* Most instructions per rule program (AUDIT_MAX_FIELDS). */
+#define VIGIL_RX_MAX_INSNS 64
+/* Syscall masks of "-S all": numbers below this. */
+#define VIGIL_RX_ALL_BELOW 2032
+/* Exit table number in index keys (vigil-rules TableKind::Exit). */
+#define VIGIL_RX_TABLE_EXIT 1
 
 /* vigil_sysdesc: no argument */
 #define VIGIL_ARG_NONE 255
@@ -223,6 +250,8 @@ struct vigil_syscall {
 	__s64 ret;
 	/* Bit i: ruleset i wants this event. */
 	__u64 rulesets;
+	/* Bit i: ruleset i must be judged in user space (see VIGIL_CNT_UNDECIDED). */
+	__u64 undecided;
 	__u16 nitems;
 	/* VIGIL_SC_F_* */
 	__u16 flags;
@@ -292,11 +321,62 @@ struct vigil_obj_pid {
 	__u8 comm[VIGIL_COMM_LEN];
 };
 
-/* vigil_ctl[0]: which generation of the rule maps is live. */
+/* vigil_ctl[0]: which generation of the rule maps is live, and the capacity of each
+ * per-generation half of the vigil_rx_* maps (entry i of generation g is g * cap + i). */
 struct vigil_ctl {
 	/* Live generation (0 or 1); read once per event. */
 	__u32 generation;
 	__u32 flags;
+	__u32 rules_cap;
+	__u32 insns_cap;
+	__u32 cands_cap;
+	__u32 masks_cap;
+};
+
+/* A run of rule ids in vigil_rx_cands (vigil-rules ListRef). */
+struct vigil_rx_list {
+	__u32 off;
+	__u32 len;
+};
+
+/* vigil_rx_rules[gen * rules_cap + id]: what BPF needs of a compiled rule header. */
+struct vigil_rx_rule {
+	__u32 ruleset;
+	/* VIGIL_RX_ACTION_* */
+	__u32 action;
+	__u32 insn_off;
+	__u32 insn_len;
+	/* Index into vigil_rx_masks, VIGIL_RX_NONE for "-S all". */
+	__u32 mask;
+	/* vigil-rules RULE_* bits. */
+	__u32 flags;
+};
+
+/* vigil_rx_insns[gen * insns_cap + i]: one condition (vigil-rules Insn). */
+struct vigil_rx_insn {
+	/* Kernel AUDIT_* field number or a pseudo field. */
+	__u16 field;
+	/* Kernel operator order: eq ne bitmask bittest lt gt le ge. */
+	__u8 op;
+	__u8 flags;
+	__u32 arg;
+	__u64 value;
+};
+
+/* vigil_rx_index key: (table, field, generation, syscall or SEL_ANY, value). */
+struct vigil_rx_key {
+	__u8 table;
+	__u8 field;
+	__u16 generation;
+	__u32 sel;
+	__u64 value;
+};
+
+/* Payload element of VIGIL_ITEM_RULES. */
+struct vigil_rule_match {
+	__u32 ruleset;
+	/* Compiled rule id (vigil-rules CompiledSet::rules index). */
+	__u32 rule;
 };
 
 /* vigil_genconf[gen]: simple filter until the compiled rule index is in place. */
@@ -307,9 +387,16 @@ struct vigil_genconf {
 	__u32 tgid;
 	/* Only this uid (VIGIL_CONF_F_UID). */
 	__u32 uid;
-	__u32 pad0;
-	/* Bitmask of rulesets reported for a match. */
+	/* Rule sets in the compiled index (VIGIL_CONF_F_RULES). */
+	__u32 nrulesets;
+	/* Bitmask of rulesets reported for a match (interim filter). */
 	__u64 rulesets;
+	/* Exit table: IndexField bits with SEL_ANY entries, with per-syscall entries. */
+	__u64 index_any;
+	__u64 index_sel;
+	/* Exit table residual list of each arch slot. */
+	struct vigil_rx_list residual_x86_64;
+	struct vigil_rx_list residual_i386;
 };
 
 /* vigil_sysmask[gen * VIGIL_NR_ARCH + arch]: syscalls some rule can match. */
@@ -332,5 +419,6 @@ struct vigil_percpu {
 	__u64 seq;
 	__u64 counters[VIGIL_NR_COUNTERS];
 };
+
 
 #endif /* VIGIL_ABI_H */

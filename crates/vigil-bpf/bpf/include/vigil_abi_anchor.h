@@ -18,6 +18,11 @@ struct vigil_abi_anchor {
 	struct vigil_argv_chunk vigil_argv_chunk;
 	struct vigil_obj_pid vigil_obj_pid;
 	struct vigil_ctl vigil_ctl;
+	struct vigil_rx_list vigil_rx_list;
+	struct vigil_rx_rule vigil_rx_rule;
+	struct vigil_rx_insn vigil_rx_insn;
+	struct vigil_rx_key vigil_rx_key;
+	struct vigil_rule_match vigil_rule_match;
 	struct vigil_genconf vigil_genconf;
 	struct vigil_sysmask vigil_sysmask;
 	struct vigil_sysdesc vigil_sysdesc;

@@ -13,6 +13,7 @@
 #include "../lib/record.h"
 #include "../lib/task.h"
 #include "../lib/path.h"
+#include "../lib/rules.h"
 
 static __always_inline void capture_argv(struct rec_ctx *r, struct task_struct *task,
 					 __u64 event_id, __u64 now)
@@ -218,13 +219,13 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 	conf = bpf_map_lookup_elem(&vigil_genconf, &gen);
 	if (!conf)
 		return 0;
-	if (((conf->flags & VIGIL_CONF_F_TGID) && conf->tgid != tgid) ||
-	    ((conf->flags & VIGIL_CONF_F_UID) &&
-	     conf->uid != (__u32)bpf_get_current_uid_gid())) {
+	if (!(conf->flags & VIGIL_CONF_F_RULES) &&
+	    (((conf->flags & VIGIL_CONF_F_TGID) && conf->tgid != tgid) ||
+	     ((conf->flags & VIGIL_CONF_F_UID) &&
+	      conf->uid != (__u32)bpf_get_current_uid_gid()))) {
 		vigil_count(pc, VIGIL_CNT_FILTERED);
 		return 0;
 	}
-	vigil_count(pc, VIGIL_CNT_MATCHED);
 
 	cpu = bpf_get_smp_processor_id();
 	s = bpf_map_lookup_elem(&vigil_scratch, &cpu);
@@ -232,16 +233,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		vigil_count(pc, VIGIL_CNT_NO_SCRATCH);
 		return 0;
 	}
-	now = bpf_ktime_get_tai_ns();
-	event_id = ((__u64)cpu << 48) | (pc->seq++ & 0xffffffffffffULL);
-
 	sc = (void *)s->rec;
-	sc->hdr.kind = VIGIL_KIND_SYSCALL;
-	sc->hdr.flags = 0;
-	sc->hdr.event_id = event_id;
-	sc->hdr.tai_ns = now;
-	sc->arch = compat ? VIGIL_AUDIT_ARCH_I386 : VIGIL_AUDIT_ARCH_X86_64;
-	sc->nr = nr;
 	if (compat) {
 		sc->args[0] = (__u32)BPF_CORE_READ(regs, bx);
 		sc->args[1] = (__u32)BPF_CORE_READ(regs, cx);
@@ -257,9 +249,32 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		sc->args[4] = BPF_CORE_READ(regs, r8);
 		sc->args[5] = BPF_CORE_READ(regs, r9);
 	}
-	sc->ret = ret;
-	sc->rulesets = conf->rulesets;
 	fill_task(&sc->task, task);
+	sc->rulesets = conf->rulesets;
+	sc->undecided = 0;
+	if (conf->flags & VIGIL_CONF_F_RULES) {
+		rx_judge(s, &sc->task, task, conf, ctl, gen, arch, nr, ret, sc->args);
+		sc->rulesets = s->rx.record;
+		sc->undecided = s->rx.undecided;
+		pc->counters[VIGIL_CNT_RULES_RUN] += s->rx.runs;
+		if (sc->undecided)
+			vigil_count(pc, VIGIL_CNT_UNDECIDED);
+		if (!(sc->rulesets | sc->undecided) && !(conf->flags & VIGIL_CONF_F_EMIT_ALL)) {
+			vigil_count(pc, VIGIL_CNT_FILTERED);
+			return 0;
+		}
+	}
+	vigil_count(pc, VIGIL_CNT_MATCHED);
+
+	now = bpf_ktime_get_tai_ns();
+	event_id = ((__u64)cpu << 48) | (pc->seq++ & 0xffffffffffffULL);
+	sc->hdr.kind = VIGIL_KIND_SYSCALL;
+	sc->hdr.flags = 0;
+	sc->hdr.event_id = event_id;
+	sc->hdr.tai_ns = now;
+	sc->arch = compat ? VIGIL_AUDIT_ARCH_I386 : VIGIL_AUDIT_ARCH_X86_64;
+	sc->nr = nr;
+	sc->ret = ret;
 
 	r.s = s;
 	r.pc = pc;
@@ -274,6 +289,8 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		capture_class(&r, task, desc, sc->args, ret, event_id, now);
 
 	sc->pad0 = 0;
+	if (conf->flags & VIGIL_CONF_F_RULES)
+		item_rules(&r);
 	sc->nitems = r.nitems;
 	sc->flags = (compat ? VIGIL_SC_F_COMPAT : 0) | r.flags;
 	sc->hdr.len = r.off > VIGIL_REC_MAX ? VIGIL_REC_MAX : r.off;

@@ -1,7 +1,6 @@
 //! What is attached while a round measures: nothing, a bare hook (the floor of any BPF
 //! design), or vigil's hook with a filter that does or does not name the measured syscalls.
 
-use anyhow::Context;
 use vigil_abi::VIGIL_AUDIT_ARCH_X86_64;
 use vigil_bpf::bare::BareHook;
 use vigil_bpf::{FilterSet, Hook, LoadOptions, Loader};
@@ -68,14 +67,14 @@ impl Scenario {
     }
 
     /// Attaches what the scenario needs; dropping the guard detaches it.
-    pub fn setup(self, ops: &[Op]) -> anyhow::Result<Guard> {
-        let vigil = |hook, names: Vec<&str>| -> anyhow::Result<Guard> {
+    pub fn setup(self, ops: &[Op]) -> super::Res<Guard> {
+        let vigil = |hook, names: Vec<&str>| -> super::Res<Guard> {
             let mut l = Loader::load(&LoadOptions {
                 hook,
                 exclude_self: false,
                 ..LoadOptions::default()
             })
-            .context("loading vigil's BPF object")?;
+            .map_err(|e| format!("loading vigil's BPF object: {e}"))?;
             // pid 1 never runs the benchmark: candidates are judged and dropped.
             let mut f = FilterSet {
                 tgid: Some(1),
@@ -83,10 +82,13 @@ impl Scenario {
                 ..FilterSet::default()
             };
             for n in names {
-                f.add_name(VIGIL_AUDIT_ARCH_X86_64, n)?;
+                f.add_name(VIGIL_AUDIT_ARCH_X86_64, n)
+                    .map_err(|e| e.to_string())?;
             }
-            l.apply(&f)?;
-            anyhow::ensure!(l.is_attached(), "vigil hook not attached");
+            l.apply(&f).map_err(|e| e.to_string())?;
+            if !l.is_attached() {
+                return Err("vigil hook not attached".into());
+            }
             Ok(Guard::Vigil(Box::new(l)))
         };
         let named = || {
@@ -96,8 +98,12 @@ impl Scenario {
         };
         Ok(match self {
             Scenario::None => Guard::Nothing,
-            Scenario::BareRaw => Guard::Bare(BareHook::attach(Hook::RawTp)?),
-            Scenario::BareBtf => Guard::Bare(BareHook::attach(Hook::TpBtf)?),
+            Scenario::BareRaw => {
+                Guard::Bare(BareHook::attach(Hook::RawTp).map_err(|e| e.to_string())?)
+            }
+            Scenario::BareBtf => {
+                Guard::Bare(BareHook::attach(Hook::TpBtf).map_err(|e| e.to_string())?)
+            }
             Scenario::VigilOther => vigil(Hook::RawTp, OTHER.to_vec())?,
             Scenario::VigilNamed => vigil(Hook::RawTp, named())?,
             Scenario::VigilNamedBtf => vigil(Hook::TpBtf, named())?,

@@ -65,12 +65,13 @@ pub struct Fixture {
 }
 
 impl Fixture {
-    pub fn new() -> anyhow::Result<Fixture> {
+    pub fn new() -> super::Res<Fixture> {
         let dir = std::env::temp_dir().join(format!("vigil-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
+        let io = |e: std::io::Error| format!("{}: {e}", dir.display());
+        std::fs::create_dir_all(&dir).map_err(io)?;
         let file = dir.join("file");
-        std::fs::write(&file, b"vigil bench\n")?;
-        let path = CString::new(file.as_os_str().as_encoded_bytes())?;
+        std::fs::write(&file, b"vigil bench\n").map_err(io)?;
+        let path = CString::new(file.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
         let open = |p: &str, flags| {
             let c = CString::new(p).expect("static path");
             // SAFETY: c is NUL-terminated.
@@ -80,10 +81,9 @@ impl Fixture {
         let null = open("/dev/null", libc::O_WRONLY);
         // SAFETY: path is NUL-terminated.
         let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-        anyhow::ensure!(
-            zero >= 0 && null >= 0 && fd >= 0,
-            "bench fixture: open failed"
-        );
+        if zero < 0 || null < 0 || fd < 0 {
+            return Err("bench fixture: open failed".into());
+        }
         Ok(Fixture {
             dir,
             path,
@@ -157,23 +157,22 @@ impl Drop for Fixture {
 }
 
 /// Pins the calling thread to `cpu`; with `fifo`, also `SCHED_FIFO` priority 50.
-pub fn pin(cpu: usize, fifo: bool) -> anyhow::Result<()> {
+pub fn pin(cpu: usize, fifo: bool) -> super::Res<()> {
     // SAFETY: a zeroed cpu_set_t is valid; CPU_SET stays in bounds for cpu < CPU_SETSIZE.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut set);
-        anyhow::ensure!(
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &raw const set) == 0,
-            "sched_setaffinity(cpu {cpu}): {}",
-            std::io::Error::last_os_error()
-        );
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &raw const set) != 0 {
+            return Err(format!(
+                "sched_setaffinity(cpu {cpu}): {}",
+                std::io::Error::last_os_error()
+            ));
+        }
         if fifo {
             let p = libc::sched_param { sched_priority: 50 };
-            anyhow::ensure!(
-                libc::sched_setscheduler(0, libc::SCHED_FIFO, &raw const p) == 0,
-                "SCHED_FIFO: {}",
-                std::io::Error::last_os_error()
-            );
+            if libc::sched_setscheduler(0, libc::SCHED_FIFO, &raw const p) != 0 {
+                return Err(format!("SCHED_FIFO: {}", std::io::Error::last_os_error()));
+            }
         }
     }
     Ok(())

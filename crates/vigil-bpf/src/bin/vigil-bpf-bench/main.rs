@@ -1,7 +1,8 @@
-//! `cargo xtask bench`: syscall latency, lmbench style, under several hook scenarios.
+//! Syscall latency, lmbench style, under several hook scenarios (`cargo xtask bench` runs
+//! this in release mode).
 //!
-//! Run it in release mode on an otherwise idle machine, as root (BPF scenarios):
-//! `cargo run --release -p xtask -- bench [--rounds 10] [--batches 21] [--calls 20000]
+//! Run it on an otherwise idle machine, as root (BPF scenarios):
+//! `cargo xtask bench [--rounds 10] [--batches 21] [--calls 20000]
 //!  [--cpu 1] [--fifo] [--ops getppid,read,...] [--scenarios none,bare-raw,...]`.
 //! Each cell is the best batch of `calls` calls; rounds interleave the scenarios so that
 //! machine noise hits them alike; the table gives the minimum and the median over rounds.
@@ -9,7 +10,8 @@
 mod ops;
 mod scenario;
 
-use anyhow::{bail, Context};
+/// Errors are messages: this is a tool run by hand.
+pub type Res<T> = Result<T, String>;
 
 use ops::{Fixture, Op};
 use scenario::Scenario;
@@ -24,7 +26,7 @@ struct Args {
     scenarios: Vec<Scenario>,
 }
 
-fn parse_args(args: &[String]) -> anyhow::Result<Args> {
+fn parse_args(args: &[String]) -> Res<Args> {
     let mut a = Args {
         rounds: 10,
         batches: 21,
@@ -36,51 +38,56 @@ fn parse_args(args: &[String]) -> anyhow::Result<Args> {
     };
     let mut it = args.iter();
     while let Some(k) = it.next() {
-        let mut val = || it.next().with_context(|| format!("{k} needs a value"));
+        let mut val = || it.next().ok_or_else(|| format!("{k} needs a value"));
         match k.as_str() {
-            "--rounds" => a.rounds = val()?.parse()?,
-            "--batches" => a.batches = val()?.parse()?,
-            "--calls" => a.calls = val()?.parse()?,
-            "--cpu" => a.cpu = val()?.parse()?,
+            "--rounds" => a.rounds = num(val()?)?,
+            "--batches" => a.batches = num(val()?)?,
+            "--calls" => a.calls = num(val()?)?,
+            "--cpu" => a.cpu = num(val()?)?,
             "--fifo" => a.fifo = true,
             "--ops" => {
                 a.ops = val()?
                     .split(',')
-                    .map(|s| Op::parse(s).with_context(|| format!("unknown op {s:?}")))
-                    .collect::<anyhow::Result<_>>()?;
+                    .map(|s| Op::parse(s).ok_or_else(|| format!("unknown op {s:?}")))
+                    .collect::<Res<_>>()?;
             }
             "--scenarios" => {
                 a.scenarios = val()?
                     .split(',')
-                    .map(|s| Scenario::parse(s).with_context(|| format!("unknown scenario {s:?}")))
-                    .collect::<anyhow::Result<_>>()?;
+                    .map(|s| Scenario::parse(s).ok_or_else(|| format!("unknown scenario {s:?}")))
+                    .collect::<Res<_>>()?;
             }
             "--help" | "-h" => {
                 println!("{HELP}");
                 std::process::exit(0);
             }
-            other => bail!("unknown option {other:?}\n{HELP}"),
+            other => return Err(format!("unknown option {other:?}\n{HELP}")),
         }
     }
     if a.rounds == 0 || a.batches == 0 || a.calls == 0 {
-        bail!("--rounds, --batches and --calls must be positive");
+        return Err("--rounds, --batches and --calls must be positive".into());
     }
     Ok(a)
 }
 
-const HELP: &str = "usage: cargo run --release -p xtask -- bench [--rounds N] [--batches N] \
+const HELP: &str = "usage: cargo xtask bench [--rounds N] [--batches N] \
 [--calls N] [--cpu N] [--fifo] [--ops getppid,read,write,stat,fstat,open] \
 [--scenarios none,bare-raw,bare-btf,vigil-other,vigil-named,vigil-named-btf]";
+
+fn num<T: std::str::FromStr>(s: &str) -> Res<T> {
+    s.parse().map_err(|_| format!("not a number: {s:?}"))
+}
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
-pub fn run(args: &[String]) -> anyhow::Result<()> {
-    let a = parse_args(args)?;
+fn main() -> Res<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let a = parse_args(&args)?;
     if cfg!(debug_assertions) {
-        eprintln!("warning: debug build; use `cargo run --release -p xtask -- bench`");
+        eprintln!("warning: debug build; use `cargo xtask bench` (release)");
     }
     ops::pin(a.cpu, a.fifo)?;
     let fx = Fixture::new()?;
@@ -90,7 +97,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         for (si, sc) in a.scenarios.iter().enumerate() {
             let guard = sc
                 .setup(&a.ops)
-                .with_context(|| format!("scenario {}", sc.name()))?;
+                .map_err(|e| format!("scenario {}: {e}", sc.name()))?;
             for (oi, op) in a.ops.iter().enumerate() {
                 results[si][oi].push(fx.measure(*op, a.batches, a.calls));
             }
