@@ -36,6 +36,8 @@ pub struct Options {
     pub rotated: bool,
     /// `--input-logs`: the configured logs even when stdin is a pipe.
     pub input_logs: bool,
+    /// `--config FILE`: the daemon configuration naming the logs (default: the embedded one).
+    pub config: Option<PathBuf>,
     pub query: Query,
     pub format: Format,
     /// `-i` together with `--json`: add resolved names.
@@ -55,6 +57,8 @@ usage: vigil search [options]
   --arch <machine|b32|b64>       events of this architecture
   --contid <id>                  events of this audit container id (vigil)
   -c,--comm <comm>               events whose comm contains this
+  --config <file>                daemon configuration whose log.file is read when no -if
+                                 is given (default: the embedded configuration) (vigil)
   --debug                        report lines that are skipped
   -e,--exit <code|errno>         syscall exit code or errno name
   --eoe-timeout <secs>           end of event timeout (default 2)
@@ -66,7 +70,7 @@ usage: vigil search [options]
   -i,--interpret                 interpret numbers into names
   -if,--input <file|dir>         read this file, or a directory's rotated audit.log set;
                                  may be given several times (read in order)
-  --input-logs                   read the default logs even when stdin is a pipe
+  --input-logs                   read the configured logs even when stdin is a pipe
   --json                         print one JSON object per event (vigil)
   --just-one                     stop after the first match
   -k,--key <key>                 events whose key contains this
@@ -211,6 +215,7 @@ pub fn parse(args: &[OsString]) -> Result<Options, String> {
                 q.arch = Some(arch);
             }
             "-c" | "--comm" => q.comm = Some(need(opt)?.into_bytes()),
+            "--config" => opts.config = Some(PathBuf::from(need(opt)?)),
             "--contid" => {
                 q.contid = Some(number(opt, "Container id", &need(opt)?)?);
             }

@@ -10,6 +10,7 @@ use vigil_format::tables::Interp;
 use vigil_format::text::writer::push_value;
 use vigil_format::{Field, FieldName, Record, Resolver, SystemResolver, Value};
 
+use super::argtext::ArgText;
 use super::record::{Ev, Rec};
 use super::time;
 
@@ -17,6 +18,9 @@ use super::time;
 pub struct Interpreter {
     resolver: SystemResolver,
     scratch: Vec<u8>,
+    /// The ENRICHED names of the record being printed (`UID` -> `root`): ausearch takes an
+    /// id's name from there before asking this host.
+    names: Vec<(String, String)>,
 }
 
 impl Default for Interpreter {
@@ -30,6 +34,7 @@ impl Interpreter {
         Interpreter {
             resolver: SystemResolver::new(),
             scratch: Vec::new(),
+            names: Vec::new(),
         }
     }
 
@@ -60,6 +65,10 @@ impl Interpreter {
                 )
                 .as_bytes(),
             );
+            // A record whose fields start with a space (EXECVE continuations) keeps it.
+            if r.line.windows(4).any(|w| w == b"):  ") {
+                out.push(b' ');
+            }
             self.record(rec, out);
             out.push(b'\n');
         }
@@ -71,6 +80,21 @@ impl Interpreter {
             .and_then(Value::as_u64)
             .map_or(0, |a| a as u32);
         let is_syscall = rec.rtype.0 == 1300;
+        let syscall = rec
+            .get_by_name("syscall")
+            .and_then(Value::as_u64)
+            .map(|s| s as u32);
+        self.names.clear();
+        for e in &rec.enriched {
+            if let Some(v) = e.value.as_bytes() {
+                let v = v.strip_prefix(b"\"").unwrap_or(v);
+                let v = v.strip_suffix(b"\"").unwrap_or(v);
+                self.names.push((
+                    e.name.to_text().into_owned(),
+                    String::from_utf8_lossy(v).into_owned(),
+                ));
+            }
+        }
         for fl in &rec.fields {
             if let FieldName::Bare(w) = &fl.name {
                 out.extend_from_slice(w.as_bytes());
@@ -84,9 +108,93 @@ impl Interpreter {
             }
             out.extend_from_slice(name.as_bytes());
             out.push(b'=');
-            self.value(&name, fl, arch, is_syscall, out);
+            match (&*name, &fl.value) {
+                ("a0" | "a1" | "a2" | "a3", Value::Hex(x)) if is_syscall => {
+                    let idx = usize::from(name.as_bytes()[1] - b'0');
+                    let text = match super::argtext::syscall_arg(arch, syscall, idx, *x) {
+                        ArgText::Text(t) => t,
+                        ArgText::Uid(u) => self.user_name(u),
+                        ArgText::Gid(g) => self.group_name(g),
+                    };
+                    out.extend_from_slice(text.as_bytes());
+                }
+                // ausearch prints nothing of a message without `=` (not even a space).
+                ("msg", Value::Msg(m)) if !m.contains(&b'=') => continue,
+                ("msg", Value::Msg(m)) => self.msg(m, out),
+                _ => self.value(&name, fl, arch, is_syscall, out),
+            }
             out.push(b' ');
         }
+    }
+
+    /// A user message's text, its `name=value` words interpreted as ausearch does: quotes
+    /// dropped, hex strings decoded, ids named.
+    fn msg(&mut self, m: &[u8], out: &mut Vec<u8>) {
+        out.push(b'\'');
+        for (i, word) in words(m).enumerate() {
+            if i > 0 {
+                out.push(b' ');
+            }
+            let Some(eq) = word.iter().position(|&b| b == b'=') else {
+                out.extend_from_slice(word);
+                continue;
+            };
+            let (name, value) = (&word[..eq], &word[eq + 1..]);
+            out.extend_from_slice(&word[..=eq]);
+            let n = std::str::from_utf8(name).unwrap_or("");
+            if let Some(inner) = value
+                .strip_prefix(b"\"")
+                .and_then(|v| v.strip_suffix(b"\""))
+            {
+                push_printable(out, inner);
+            } else if matches!(
+                n,
+                "uid" | "auid" | "euid" | "suid" | "fsuid" | "ouid" | "id"
+            ) && value.iter().all(u8::is_ascii_digit)
+                && !value.is_empty()
+            {
+                let text = self
+                    .enriched(n)
+                    .unwrap_or_else(|| self.user_name(super::items::strtoul(value) as u32));
+                out.extend_from_slice(text.as_bytes());
+            } else if matches!(n, "acct" | "exe" | "comm" | "cwd" | "cmd" | "name" | "path")
+                && value.len() % 2 == 0
+                && !value.is_empty()
+                && value.iter().all(u8::is_ascii_hexdigit)
+            {
+                push_printable(out, &super::items::unescape(value));
+            } else {
+                out.extend_from_slice(value);
+            }
+        }
+        out.push(b'\'');
+    }
+
+    /// The record's ENRICHED value for field `name` (`uid` -> `UID="root"`).
+    fn enriched(&self, name: &str) -> Option<String> {
+        self.names
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+
+    /// A uid as auparse names it: `unset` for -1, the user, or `unknown(N)`.
+    fn user_name(&mut self, u: u32) -> String {
+        if u == u32::MAX {
+            return "unset".into();
+        }
+        self.resolver
+            .user(u)
+            .map_or_else(|| format!("unknown({u})"), str::to_string)
+    }
+
+    fn group_name(&mut self, g: u32) -> String {
+        if g == u32::MAX {
+            return "unset".into();
+        }
+        self.resolver
+            .group(g)
+            .map_or_else(|| format!("unknown({g})"), str::to_string)
     }
 
     fn key(&mut self, fl: &Field, out: &mut Vec<u8>) {
@@ -116,25 +224,40 @@ impl Interpreter {
             FieldName::Known(id) => id.def().interp,
             _ => Interp::None,
         };
-        let v = &fl.value;
-        let n = v.as_u64();
+        // A string kept verbatim because it was not written canonically (an odd hex case):
+        // decode it as ausearch would.
+        let decoded;
+        let mut v = &fl.value;
+        if let (Value::Text(t), FieldName::Known(id)) = (v, &fl.name) {
+            if id.def().encoding == vigil_format::tables::Encoding::Str
+                && !t.is_empty()
+                && t.len() % 2 == 0
+                && t.iter().all(u8::is_ascii_hexdigit)
+            {
+                decoded = Value::Str(super::items::unescape_all(t));
+                v = &decoded;
+            }
+        }
+        // -1 printed signed (OBJ_PID's oauid) is unset too.
+        let n = match v {
+            Value::SDec(-1) => Some(u64::from(u32::MAX)),
+            _ => v.as_u64(),
+        };
         let text = match (interp, n) {
-            (Interp::Uid, Some(u)) => Some(if u == u64::from(u32::MAX) {
-                "unset".to_string()
-            } else {
-                self.resolver
-                    .user(u as u32)
-                    .map_or_else(|| format!("unknown({u})"), str::to_string)
-            }),
-            (Interp::Gid, Some(g)) => Some(if g == u64::from(u32::MAX) {
-                "unset".to_string()
-            } else {
-                self.resolver
-                    .group(g as u32)
-                    .map_or_else(|| format!("unknown({g})"), str::to_string)
-            }),
-            (Interp::Arch, Some(a)) => arch_name(a as u32).map(str::to_string),
-            (Interp::Syscall, Some(s)) => syscall_name(arch, s as u32).map(str::to_string),
+            (Interp::Uid, Some(u)) => Some(
+                self.enriched(name)
+                    .unwrap_or_else(|| self.user_name(u as u32)),
+            ),
+            (Interp::Gid, Some(g)) => Some(
+                self.enriched(name)
+                    .unwrap_or_else(|| self.group_name(g as u32)),
+            ),
+            (Interp::Arch, Some(a)) => self
+                .enriched(name)
+                .or_else(|| arch_name(a as u32).map(str::to_string)),
+            (Interp::Syscall, Some(s)) => self
+                .enriched(name)
+                .or_else(|| syscall_name(arch, s as u32).map(str::to_string)),
             (Interp::UringOp, Some(o)) => {
                 vigil_rules::tables::uring_op_name(o as u32).map(str::to_string)
             }
@@ -152,8 +275,12 @@ impl Interpreter {
                         b.iter().map(|&c| if c == 0 { b' ' } else { c }).collect();
                     push_printable(out, &spaced);
                 }
+                // Strings end at a NUL, as C strings do (a leading NUL, as of an abstract
+                // socket name, is skipped first, as auparse does).
                 Value::Str(b) | Value::HexBytes(b) if !matches!(name, "saddr") => {
-                    push_printable(out, b);
+                    let b = b.strip_prefix(&[0]).unwrap_or(b);
+                    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+                    push_printable(out, &b[..end]);
                 }
                 _ => {
                     self.scratch.clear();
@@ -174,9 +301,29 @@ impl Interpreter {
                 let msg = msg.split(" (os error").next().unwrap_or(&msg).to_string();
                 Some(format!("{name}({msg})"))
             }
-            ("a0" | "a1" | "a2" | "a3", Value::Hex(x)) if is_syscall => Some(format!("0x{x:x}")),
             ("mode", Value::Oct(m)) => Some(mode_text(*m)),
-            ("cap_fp" | "cap_fi" | "cap_fe", Value::Cap(0)) => Some("none".into()),
+            ("list", _) => {
+                let name = match v
+                    .as_u64()
+                    .or_else(|| v.as_bytes().map(super::items::strtoul))?
+                {
+                    0 => "user",
+                    1 => "task",
+                    4 => "exit",
+                    5 => "exclude",
+                    6 => "filesystem",
+                    7 => "io_uring",
+                    _ => return None,
+                };
+                Some(name.into())
+            }
+            (n, _) if super::argtext::is_cap_set(n) => {
+                let hex = match v {
+                    Value::Cap(c) | Value::Hex(c) => *c,
+                    _ => u64::from_str_radix(std::str::from_utf8(v.as_bytes()?).ok()?, 16).ok()?,
+                };
+                Some(super::argtext::cap_set(hex))
+            }
             ("res", _) => match v.as_bytes() {
                 Some(b"1") => Some("yes".into()),
                 Some(b"0") => Some("no".into()),
@@ -185,6 +332,28 @@ impl Interpreter {
             _ => None,
         }
     }
+}
+
+/// The space-separated words of a user message (a double-quoted value keeps its spaces).
+fn words(m: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < m.len() && m[i] == b' ' {
+            i += 1;
+        }
+        if i >= m.len() {
+            return None;
+        }
+        let start = i;
+        let mut quoted = false;
+        while i < m.len() && (quoted || m[i] != b' ') {
+            if m[i] == b'"' {
+                quoted = !quoted;
+            }
+            i += 1;
+        }
+        Some(&m[start..i])
+    })
 }
 
 /// `file,644`, `dir,sticky,777` (auparse's mode text).
@@ -213,13 +382,13 @@ fn mode_text(m: u32) -> String {
     s
 }
 
-/// Bytes with control and non-ASCII bytes as `\ooo` (ausearch's tty escaping).
+/// Bytes with control bytes as `\ooo` (ausearch's tty escaping); others as they are.
 fn push_printable(out: &mut Vec<u8>, b: &[u8]) {
     for &c in b {
-        if (0x20..0x7f).contains(&c) {
-            out.push(c);
-        } else {
+        if c < 0x20 {
             out.extend_from_slice(format!("\\{c:03o}").as_bytes());
+        } else {
+            out.push(c);
         }
     }
 }
@@ -252,7 +421,7 @@ mod tests {
             "{s}"
         );
         assert!(lines[1].contains("mode=file,644 ouid=root"), "{s}");
-        assert!(lines[2].contains("arch=x86_64 syscall=openat success=no exit=EACCES(Permission denied) a0=0xffffff9c"), "{s}");
+        assert!(lines[2].contains("arch=x86_64 syscall=openat success=no exit=EACCES(Permission denied) a0=AT_FDCWD a1=0x7ffd5a3b1e50 a2=O_RDONLY"), "{s}");
         assert!(lines[2].contains("auid=unset uid=root"), "{s}");
         assert!(
             lines[2].contains("ses=unset comm=cat exe=/usr/bin/cat key=a key=b "),

@@ -12,6 +12,7 @@
 //! docs/search.md lists the options and where vigil deliberately differs from ausearch.
 
 pub mod args;
+pub mod argtext;
 pub mod group;
 pub mod interp;
 pub mod items;
@@ -23,16 +24,12 @@ pub mod time;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal as _, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use args::{Format, Options};
 use group::Grouper;
 use output::Printer;
 use source::{Input, Item, ReadStats};
-
-/// The log set read when no `-if` is given (the daemon's default log).
-pub const DEFAULT_LOG: &str = "/var/log/vigil/audit.log";
 
 /// Runs `vigil search ARGS...`. Exit status as ausearch's: 0 when something matched, 1 when
 /// nothing did (`<no matches>` on stderr, except with `--raw`) or on an error.
@@ -72,17 +69,19 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
-/// The inputs `opts` names: `-if` arguments, else stdin when it is a pipe, else the default
-/// log set.
-pub fn inputs(opts: &Options) -> Vec<Input> {
+/// The inputs `opts` names: `-if` arguments, else stdin when it is a pipe, else the daemon's
+/// log set (`log.file` of `--config FILE`, or of the embedded default configuration).
+pub fn inputs(opts: &Options) -> anyhow::Result<Vec<Input>> {
     if !opts.inputs.is_empty() {
-        return source::expand(&opts.inputs, opts.rotated);
+        return Ok(source::expand(&opts.inputs, opts.rotated));
     }
     let stdin = io::stdin();
     if !opts.input_logs && !stdin.is_terminal() && stdin_is_pipe() {
-        return vec![Input::Stdin];
+        return Ok(vec![Input::Stdin]);
     }
-    source::expand(&[PathBuf::from(DEFAULT_LOG)], true)
+    let cfg =
+        crate::config::Config::load(opts.config.as_deref(), &crate::config::Overrides::default())?;
+    Ok(source::expand(std::slice::from_ref(&cfg.log.file), true))
 }
 
 fn stdin_is_pipe() -> bool {
@@ -92,7 +91,7 @@ fn stdin_is_pipe() -> bool {
 
 /// Searches every input, printing matches to `out`; returns whether anything matched.
 pub fn search(opts: &Options, out: &mut dyn Write) -> anyhow::Result<bool> {
-    let inputs = inputs(opts);
+    let inputs = inputs(opts)?;
     let q = &opts.query;
     let mut grouper = Grouper::new(opts.eoe_timeout.unwrap_or(2), 10_000);
     let mut printer = Printer::new(opts.format, opts.json_interpret);

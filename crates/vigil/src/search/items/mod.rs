@@ -250,6 +250,16 @@ pub fn unescape(v: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// All of `v` decoded from hex (pairs), NULs included.
+pub fn unescape_all(v: &[u8]) -> Vec<u8> {
+    v.chunks_exact(2)
+        .map(|p| {
+            let h = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+            h(p[0]) << 4 | h(p[1])
+        })
+        .collect()
+}
+
 /// A quoted string's content, or the unescaped hex.
 fn string_value(v: &[u8]) -> Vec<u8> {
     match v.strip_prefix(b"\"") {
