@@ -72,7 +72,7 @@ pub enum Problem {
     SyscallClassBit(u32),
     #[error("no syscall table for arch {0:#x}: give syscalls as numbers")]
     NoSyscallTable(u32),
-    #[error("unknown io_uring operation \"{0}\" (expected an opcode name such as openat, connect, or a number below 64, or all)")]
+    #[error("unknown io_uring operation \"{0}\" (expected an opcode name such as openat, connect, or a number below 64, all, or audited (the opcodes kernel audit sees))")]
     UnknownUringOp(String),
 
     // --- -F ---
@@ -204,6 +204,9 @@ pub enum Problem {
     CarriageReturn,
     #[error("{0} does not exist on this host (yet); the kernel watches for it to appear")]
     WatchTargetMissing(String),
+    /// io_uring deny rules (`-a deny,io_uring`, [`crate::policy`]).
+    #[error(transparent)]
+    Policy(crate::policy::PolicyProblem),
 }
 
 /// One error or warning.

@@ -27,6 +27,7 @@ pub mod kernel;
 pub mod lexer;
 pub mod load;
 mod opts;
+pub mod policy;
 pub mod parse;
 pub mod print;
 pub mod reference;

@@ -16,6 +16,9 @@ pub(crate) struct Named {
     pub numbers: BTreeSet<u32>,
 }
 
+/// `-S audited` on an io_uring rule.
+pub(crate) const AUDITED: &str = "audited";
+
 fn words(text: &str) -> impl Iterator<Item = &str> {
     // strtok: empty words (",,", a trailing comma) are skipped.
     text.split(',').filter(|p| !p.is_empty())
@@ -28,12 +31,18 @@ fn number(word: &str) -> Option<u32> {
         .and_then(|n| u32::try_from(n).ok())
 }
 
-/// `-S openat,connect,36` on an io_uring rule.
+/// `-S openat,connect,36` on an io_uring rule. vigil's pseudo name `audited` stands for the
+/// opcodes the kernel's own io_uring audit sees (those not marked `audit_skip`), as numbers.
 pub(crate) fn uring_ops(text: &str) -> Result<Named, Problem> {
     let mut out = Named::default();
     for w in words(text) {
         if w == "all" {
             out.all = true;
+            continue;
+        }
+        if w == AUDITED {
+            out.numbers
+                .extend((0..tables::uring_op_count()).filter(|n| !tables::uring_op_audit_skip(*n)));
             continue;
         }
         let nr = tables::uring_op_number(w)
@@ -166,6 +175,26 @@ mod tests {
         );
         assert!(uring_ops("open").is_err());
         assert!(uring_ops("64").is_err());
+    }
+
+    #[test]
+    fn uring_audited_is_the_kernels_set() {
+        let n = uring_ops("audited").unwrap();
+        assert!(!n.all);
+        for op in 0..tables::uring_op_count() {
+            assert_eq!(
+                n.numbers.contains(&op),
+                !tables::uring_op_audit_skip(op),
+                "opcode {op}"
+            );
+        }
+        // REFERENCE §3: openat and connect are audited, read and write are not.
+        assert!(n.numbers.contains(&18) && n.numbers.contains(&16));
+        assert!(!n.numbers.contains(&22) && !n.numbers.contains(&23));
+        // Mixed with names.
+        let m = uring_ops("read,audited").unwrap();
+        assert!(m.numbers.contains(&22) && m.numbers.contains(&18));
+        assert!(uring_ops("AUDITED").is_err());
     }
 
     #[test]
