@@ -85,11 +85,12 @@ fn gen_record_types(code: &mut String) {
     for (i, (_, cols)) in rows.iter().enumerate() {
         let _ = writeln!(code, "        {} => Some({i}),", cols[0]);
     }
-    code.push_str("        _ => None,\n    }\n}\n\nfn record_type_by_name_exact(name: &[u8]) -> Option<u32> {\n    match name {\n");
-    for (_, cols) in &rows {
-        let _ = writeln!(code, "        b{:?} => Some({}),", cols[1], cols[0]);
-    }
     code.push_str("        _ => None,\n    }\n}\n\n");
+    let names: Vec<(String, String)> = rows
+        .iter()
+        .map(|(_, c)| (c[1].clone(), c[0].clone()))
+        .collect();
+    gen_lookup(code, "record_type_by_name_exact", "u32", &names);
 }
 
 fn gen_fields(code: &mut String) {
@@ -151,9 +152,33 @@ fn gen_fields(code: &mut String) {
             const_name(&cols[0])
         );
     }
-    code.push_str("}\n\nfn field_index(name: &[u8]) -> Option<u16> {\n    match name {\n");
-    for (i, (_, cols)) in rows.iter().enumerate() {
-        let _ = writeln!(code, "        b{:?} => Some({i}),", cols[0]);
+    code.push_str("}\n\n");
+    let names: Vec<(String, String)> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (_, c))| (c[0].clone(), i.to_string()))
+        .collect();
+    gen_lookup(code, "field_index", "u16", &names);
+}
+
+/// `fn NAME(name: &[u8]) -> Option<TY>`: a jump on (length, first byte), then the few names
+/// that share them. A flat match on byte strings compares them one after the other.
+fn gen_lookup(code: &mut String, fname: &str, ty: &str, names: &[(String, String)]) {
+    let mut groups: std::collections::BTreeMap<(usize, u8), Vec<&(String, String)>> =
+        std::collections::BTreeMap::new();
+    for n in names {
+        groups
+            .entry((n.0.len(), n.0.as_bytes()[0]))
+            .or_default()
+            .push(n);
+    }
+    let _ = writeln!(code, "fn {fname}(name: &[u8]) -> Option<{ty}> {{\n    let &first = name.first()?;\n    match (name.len(), first) {{");
+    for ((len, first), items) in &groups {
+        let _ = writeln!(code, "        ({len}, {first}) => match name {{");
+        for (n, v) in items {
+            let _ = writeln!(code, "            b{n:?} => Some({v}),");
+        }
+        code.push_str("            _ => None,\n        },\n");
     }
     code.push_str("        _ => None,\n    }\n}\n");
 }
