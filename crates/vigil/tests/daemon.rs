@@ -293,3 +293,152 @@ fn kill_9_during_a_flood_leaves_no_torn_line() {
     }
     assert!(lines > 1000);
 }
+
+fn openat_rules(key: &str, extra: &str) -> String {
+    format!("-a always,exit -F arch=b64 -S openat -k {key}\n{extra}")
+}
+
+fn flood(n: u32) -> Vec<vigil_format::RawEvent> {
+    (0..n)
+        .map(|i| syscall_event(257, 200_000 + i, 1000, "/etc/passwd"))
+        .collect()
+}
+
+#[test]
+fn disabled_auditing_writes_no_events() {
+    if !need_ausearch("disabled_auditing_writes_no_events") {
+        return;
+    }
+    let key = vigil_testkit::unique_key("off");
+    let mut d = TestDaemon::start(Setup {
+        rules: Some(openat_rules(&key, "-e 0\n")),
+        replay: Some(flood(50)),
+        ..Setup::default()
+    });
+    d.wait_seen(50);
+    d.ctl_ok(&["-m", "sync"]);
+    assert_eq!(d.status_u64("events_matched"), 0);
+    assert_eq!(d.ausearch(&["-k", &key]), "");
+    assert!(d.stop().success());
+}
+
+#[test]
+fn rate_limit_drops_are_counted_and_reported_in_band() {
+    if !need_root("rate_limit_drops_are_counted_and_reported_in_band") {
+        return;
+    }
+    let key = vigil_testkit::unique_key("rate");
+    let mut d = TestDaemon::start(Setup {
+        rules: Some(openat_rules(&key, "-r 10\n")),
+        replay: Some(flood(2000)),
+        ..Setup::default()
+    });
+    d.wait_seen(2000);
+    d.ctl_ok(&["-m", "after the flood"]);
+    let lost = d.status_u64("lost_rate_limit");
+    let written = d.log_text().matches(&format!("key=\"{key}\"")).count() as u64;
+    assert_eq!(written + lost, 2000, "every event written or counted");
+    // A replay this fast spans at most a few seconds: about 10 per second get through.
+    assert!(written <= 60, "{written} written with -r 10");
+    // Reports may come in several parts during the flood; the last one has the total.
+    let total = format!("total={lost}");
+    d.wait_log("a rate_limit VIGIL_LOSS with the total", |t| {
+        t.lines().any(|l| {
+            l.starts_with("type=VIGIL_LOSS ")
+                && l.contains(" source=rate_limit ")
+                && l.ends_with(&total)
+        })
+    });
+    assert!(d.stop().success());
+}
+
+#[test]
+fn bad_trace_lines_are_counted_and_reported_in_band() {
+    if !need_root("bad_trace_lines_are_counted_and_reported_in_band") {
+        return;
+    }
+    let key = vigil_testkit::unique_key("badtrace");
+    let mut good = Vec::new();
+    vigil_format::trace::write_event(&syscall_event(257, 300_001, 1000, "/etc/passwd"), &mut good);
+    let text = format!(
+        "{{\"vigil_trace\":1}}\n{{\"kind\":\"teleport\"}}\nnot json at all\n{}",
+        String::from_utf8(good).unwrap()
+    );
+    let mut d = TestDaemon::start(Setup {
+        rules: Some(openat_rules(&key, "")),
+        trace_text: Some(text),
+        ..Setup::default()
+    });
+    d.wait_seen(1);
+    let log = d.wait_log("a trace_errors VIGIL_LOSS", |t| {
+        t.contains("source=trace_errors lost=2 total=2")
+    });
+    assert!(
+        log.contains(&format!("key=\"{key}\"")),
+        "the good line is written"
+    );
+    let err = d.stderr_text();
+    assert!(
+        err.contains("trace.jsonl:2:"),
+        "bad line named by file:line: {err}"
+    );
+    assert_eq!(d.status_u64("lost_trace_errors"), 2);
+    assert!(d.stop().success());
+}
+
+#[test]
+fn json_log_format_writes_json_lines() {
+    if !need_root("json_log_format_writes_json_lines") {
+        return;
+    }
+    let key = vigil_testkit::unique_key("json");
+    let mut d = TestDaemon::start(Setup {
+        rules: Some(openat_rules(&key, "")),
+        replay: Some(flood(3)),
+        config: "[log]\nformat = \"json\"\n".into(),
+        ..Setup::default()
+    });
+    d.wait_seen(3);
+    d.ctl_ok(&["-m", "json marker"]);
+    assert!(d.stop().success());
+    let text = d.log_text();
+    let mut with_key = 0;
+    for line in text.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v.get("schema").is_some(), "{line}");
+        if line.contains(&key) {
+            with_key += 1;
+        }
+    }
+    assert_eq!(with_key, 3, "{text}");
+    assert!(text.contains("json marker"));
+}
+
+#[test]
+fn enriched_log_with_node_names_is_read_by_ausearch() {
+    if !need_ausearch("enriched_log_with_node_names_is_read_by_ausearch") {
+        return;
+    }
+    let key = vigil_testkit::unique_key("enr");
+    let mut d = TestDaemon::start(Setup {
+        rules: Some(openat_rules(&key, "")),
+        replay: Some(flood(2)),
+        config: "[log]\nformat = \"enriched\"\n[node]\nname_format = \"user\"\nname = \"node-7\"\n"
+            .into(),
+        ..Setup::default()
+    });
+    d.wait_seen(2);
+    d.ctl_ok(&["-m", "enriched marker"]);
+    let text = d.log_text();
+    assert!(
+        text.lines().all(|l| l.starts_with("node=node-7 type=")),
+        "{text}"
+    );
+    assert!(text.contains('\x1d'), "no enriched separator:\n{text}");
+    let found = d.ausearch(&["-k", &key, "-i"]);
+    assert_eq!(found.matches("type=SYSCALL").count(), 2, "{found}");
+    assert!(found.contains("node=node-7"), "{found}");
+    assert!(found.contains("syscall=openat"), "{found}");
+    assert!(d.stop().success());
+}

@@ -2,6 +2,7 @@
 //! reloads. One mutex serialises changes; events flow without it (the source thread keeps
 //! its own copy of the rule filter and refreshes it when the generation moves).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -16,7 +17,7 @@ use super::status::Status;
 use crate::config::{Config, Overrides};
 use crate::ctl::peer::Peer;
 use crate::ctl::proto::{Op, Request, Response};
-use crate::logfile::{Stamper, Submitter, WriterConfig, WriterHandle};
+use crate::logfile::{loss_record, Stamper, Submitter, WriterConfig, WriterHandle};
 use crate::pipeline::{event_input, RuleFilter};
 
 /// auditctl's message when the configuration is locked.
@@ -41,6 +42,8 @@ pub struct Daemon {
     generation: AtomicU64,
     seen: AtomicU64,
     matched: AtomicU64,
+    /// The source's loss counters as last reported in-band.
+    source_reported: Mutex<BTreeMap<String, u64>>,
 }
 
 /// Loads the rules the configuration names (or the embedded default set).
@@ -87,6 +90,7 @@ impl Daemon {
             generation: AtomicU64::new(0),
             seen: AtomicU64::new(0),
             matched: AtomicU64::new(0),
+            source_reported: Mutex::new(BTreeMap::new()),
         };
         d.push_settings(&d.lock());
         Ok(d)
@@ -112,6 +116,26 @@ impl Daemon {
     /// Writes one of vigil's own events (never dropped for a full queue).
     pub fn write(&self, ev: Event) {
         self.sub.submit_wait(ev);
+    }
+
+    /// Writes a `VIGIL_LOSS` record for each of the source's loss counters that grew since
+    /// the last report (the writer reports its own causes itself).
+    pub fn report_source_losses(&self) {
+        let now = self.source.lost();
+        let mut seen = self
+            .source_reported
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (name, &total) in &now {
+            let before = seen.get(name).copied().unwrap_or(0);
+            if total > before {
+                self.write(Event {
+                    id: self.stamper.now(),
+                    records: vec![loss_record(name, total - before, total)],
+                });
+                seen.insert(name.clone(), total);
+            }
+        }
     }
 
     /// Waits until everything queued so far is written.

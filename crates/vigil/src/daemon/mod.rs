@@ -164,6 +164,7 @@ fn main_loop(
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         waker.clear();
+        daemon.report_source_losses();
         while let Ok(n) = notes.try_recv() {
             match n {
                 Notice::Fatal(reason) => return Exit::Aborted(reason),

@@ -46,6 +46,8 @@ impl Status {
         let _ = writeln!(o, "lost {}", self.lost);
         let _ = writeln!(o, "backlog {}", self.backlog);
         let _ = writeln!(o, "backlog_wait_time {}", self.backlog_wait_time);
+        // vigil never waits for backlog room (see `queue.overflow_action = "block"`).
+        let _ = writeln!(o, "backlog_wait_time_actual 0");
         let _ = writeln!(
             o,
             "loginuid_immutable {} {}",

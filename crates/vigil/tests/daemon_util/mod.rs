@@ -41,6 +41,8 @@ pub struct Setup {
     pub log: Option<PathBuf>,
     /// Take events from the kernel (BPF) when there is no replay; else `--no-kernel`.
     pub kernel: bool,
+    /// A replay trace given as text (lines may be malformed on purpose).
+    pub trace_text: Option<String>,
 }
 
 pub struct TestDaemon {
@@ -96,6 +98,10 @@ impl TestDaemon {
         if let Some(events) = &setup.replay {
             let trace = dir.path().join("trace.jsonl");
             write_trace(&trace, events);
+            cmd.arg("--replay").arg(&trace);
+        } else if let Some(text) = &setup.trace_text {
+            let trace = dir.path().join("trace.jsonl");
+            std::fs::write(&trace, text).unwrap();
             cmd.arg("--replay").arg(&trace);
         } else if !setup.kernel {
             cmd.arg("--no-kernel");
@@ -201,6 +207,20 @@ impl TestDaemon {
             .filter_map(|l| l.split_once(' '))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    /// Waits until the source has delivered `n` events.
+    pub fn wait_seen(&self, n: u64) {
+        let t0 = Instant::now();
+        while self.status_u64("events_seen") < n {
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "source delivered {} of {n} events:\n{}",
+                self.status_u64("events_seen"),
+                self.stderr_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn status_u64(&self, name: &str) -> u64 {

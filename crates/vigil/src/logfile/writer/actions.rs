@@ -272,9 +272,10 @@ impl Writer {
 }
 
 /// `type=VIGIL_LOSS ... source=CAUSE lost=N total=M`: N events lost since the last report.
-pub fn loss_record(cause: LossCause, lost: u64, total: u64) -> Record {
+/// `source` is a [`LossCause`] name or an event source's counter (`ringbuf`, ...).
+pub fn loss_record(source: &str, lost: u64, total: u64) -> Record {
     let mut r = Record::new(rt::VIGIL_LOSS);
-    r.push(f::SOURCE, Value::tok(cause.as_str()));
+    r.push(f::SOURCE, Value::Tok(source.to_string().into()));
     r.push(f::LOST, Value::Dec(lost));
     r.push(f::TOTAL, Value::Dec(total));
     r

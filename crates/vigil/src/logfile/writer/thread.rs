@@ -381,7 +381,7 @@ impl Writer {
             if total > self.reported[i] {
                 let mut ev = Event {
                     id: self.stamper.now(),
-                    records: vec![loss_record(c, total - self.reported[i], total)],
+                    records: vec![loss_record(c.as_str(), total - self.reported[i], total)],
                 };
                 if let Some(n) = &self.cfg.node {
                     ev.id.node = Some(n.clone());
