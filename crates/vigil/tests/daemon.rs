@@ -442,3 +442,69 @@ fn enriched_log_with_node_names_is_read_by_ausearch() {
     assert!(found.contains("syscall=openat"), "{found}");
     assert!(d.stop().success());
 }
+
+#[test]
+fn stop_action_aborts_with_daemon_abort() {
+    if !need_root("stop_action_aborts_with_daemon_abort") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("logs/audit.log");
+    let cfg = dir.path().join("vigil.toml");
+    // Any real filesystem has less than 99% free: the threshold is crossed at once.
+    std::fs::write(
+        &cfg,
+        format!(
+            "[daemon]\nsocket = \"{}\"\n[log]\nfile = \"{}\"\n[disk]\nspace_left = \"99%\"\n\
+             space_left_action = \"stop\"\nadmin_space_left = 0\n",
+            dir.path().join("ctl.sock").display(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    let rules = dir.path().join("empty.rules");
+    std::fs::write(&rules, "").unwrap();
+    let out = std::process::Command::new(daemon_util::VIGIL)
+        .args(["daemon", "--no-kernel", "--config"])
+        .arg(&cfg)
+        .arg("--rules")
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let abort = line_of(&text, "DAEMON_ABORT");
+    assert!(abort.contains("op=abort reason=low_space "), "{abort}");
+    assert!(abort.ends_with(" res=failed"), "{abort}");
+    assert!(!text.contains("type=DAEMON_END "), "{text}");
+}
+
+#[test]
+fn check_validates_config_and_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("bad.rules");
+    std::fs::write(&rules, "-w /etc/passwd -p wa\n-a always,exit -S nope\n").unwrap();
+    let out = std::process::Command::new(daemon_util::VIGIL)
+        .args(["daemon", "--check", "--rules"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:2:", rules.display())), "{err}");
+    let ok = std::process::Command::new(daemon_util::VIGIL)
+        .args(["daemon", "--check"])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("rules OK"));
+}

@@ -68,7 +68,7 @@ fn writer_cfg(file: &Path) -> WriterConfig {
 }
 
 fn spawn(cfg: WriterConfig, q: usize) -> WriterHandle {
-    WriterHandle::spawn(cfg, q, Arc::new(Stamper::new()), Box::new(|_| {}))
+    WriterHandle::spawn(cfg, q, Arc::new(Stamper::new()), Box::new(|_, _| {}))
         .unwrap_or_else(|e| panic!("writer: {e}"))
 }
 

@@ -55,8 +55,8 @@ pub fn run_daemon(a: &DaemonArgs) -> anyhow::Result<ExitCode> {
     };
     match run(&opts)? {
         Exit::Stopped => Ok(ExitCode::SUCCESS),
-        Exit::Aborted(reason) => {
-            log::error!("vigil daemon aborted: {reason}");
+        Exit::Aborted { message, .. } => {
+            log::error!("vigil daemon aborted: {message}");
             Ok(ExitCode::from(1))
         }
     }

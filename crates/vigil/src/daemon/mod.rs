@@ -42,13 +42,17 @@ pub struct Options {
 pub enum Exit {
     /// SIGTERM/SIGINT: `DAEMON_END` written.
     Stopped,
-    /// A fatal error: `DAEMON_ABORT` written (as far as the disk allowed).
-    Aborted(String),
+    /// A fatal error: `DAEMON_ABORT reason=WORD` written (as far as the disk allowed), and
+    /// the full message.
+    Aborted {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 /// Something a helper thread tells the main loop.
 enum Notice {
-    Fatal(String),
+    Fatal(&'static str, String),
     SourceEnded(Result<(), String>),
 }
 
@@ -71,8 +75,8 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
         wcfg,
         config.queue.q_depth,
         Arc::clone(&stamper),
-        Box::new(move |reason| {
-            let _ = fatal_tx.send(Notice::Fatal(reason));
+        Box::new(move |reason, message| {
+            let _ = fatal_tx.send(Notice::Fatal(reason, message));
             fatal_waker.wake();
         }),
     )?;
@@ -144,7 +148,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
     let _ = source_thread.join();
     let last = match &exit {
         Exit::Stopped => None,
-        Exit::Aborted(reason) => Some(daemon.records().abort(reason)),
+        Exit::Aborted { reason, .. } => Some(daemon.records().abort(reason)),
     };
     if let Some(w) = daemon.take_writer() {
         w.stop(last);
@@ -167,12 +171,15 @@ fn main_loop(
         daemon.report_source_losses();
         while let Ok(n) = notes.try_recv() {
             match n {
-                Notice::Fatal(reason) => return Exit::Aborted(reason),
+                Notice::Fatal(reason, message) => return Exit::Aborted { reason, message },
                 Notice::SourceEnded(Ok(())) => {
                     log::info!("event source {} ended", daemon.source().describe());
                 }
                 Notice::SourceEnded(Err(e)) => {
-                    return Exit::Aborted(format!("event source failed: {e}"));
+                    return Exit::Aborted {
+                        reason: "source_error",
+                        message: format!("event source failed: {e}"),
+                    };
                 }
             }
         }

@@ -94,13 +94,14 @@ impl Records<'_> {
         ev
     }
 
-    /// `DAEMON_ABORT op=abort reason="..." auid= pid= res=failed`.
+    /// `DAEMON_ABORT op=abort reason=WORD auid= pid= res=failed` (`reason`: a short word such
+    /// as `disk_full`, `low_space`, `source_error`; the details go to the daemon's log).
     pub fn abort(&self, reason: &str) -> Event {
         let me = Peer::this_process();
         let mut r = Record::new(rt::DAEMON_ABORT);
         r.push(f::OP, Value::tok("abort"));
         r.fields
-            .push(other("reason", Value::Str(reason.as_bytes().to_vec())));
+            .push(other("reason", Value::Tok(reason.to_string().into())));
         r.push(f::AUID, Value::Dec(me.auid.into()));
         r.push(f::PID, Value::Dec(me.pid.into()));
         r.push(f::RES, res_word(false));

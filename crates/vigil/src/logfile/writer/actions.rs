@@ -186,11 +186,12 @@ impl Writer {
                 self.suspend(cause);
             }
             DiskAction::Stop => {
-                log::error!("{what}: stopping (disk action `stop`)");
-                self.suspend(cause);
+                // Keep writing while the daemon stops: DAEMON_ABORT should reach the log
+                // if the disk still takes it.
+                log::error!("{what}: stopping (disk action `stop`, {})", cause.as_str());
                 if !self.fatal_sent {
                     self.fatal_sent = true;
-                    (self.on_fatal)(what.to_string());
+                    (self.on_fatal)(cause.as_str(), what.to_string());
                 }
             }
         }

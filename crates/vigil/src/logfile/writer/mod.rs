@@ -208,12 +208,13 @@ fn overflow_from(v: u8) -> OverflowAction {
 
 impl WriterHandle {
     /// Opens the log (errors here stop the daemon from starting) and starts the thread.
-    /// `on_fatal` is called from the writer thread when a `stop` action fires.
+    /// `on_fatal(cause, message)` is called from the writer thread when a `stop` action
+    /// fires (`cause`: a [`LossCause`] name).
     pub fn spawn(
         cfg: WriterConfig,
         q_depth: usize,
         stamper: Arc<Stamper>,
-        on_fatal: Box<dyn Fn(String) + Send>,
+        on_fatal: Box<dyn Fn(&'static str, String) + Send>,
     ) -> Result<WriterHandle, LogError> {
         let file = LogFile::open(&cfg.file, &cfg.file_opts)?;
         let shared = Arc::new(Shared::default());

@@ -62,7 +62,7 @@ pub(super) struct Writer {
     pub(super) fmt: Fmt,
     pub(super) shared: Arc<Shared>,
     pub(super) stamper: Arc<Stamper>,
-    pub(super) on_fatal: Box<dyn Fn(String) + Send>,
+    pub(super) on_fatal: Box<dyn Fn(&'static str, String) + Send>,
     pub(super) buf: Vec<u8>,
     /// Per formatted event in `buf`: its end offset and its record count.
     pub(super) ends: Vec<(usize, u32)>,
@@ -88,7 +88,7 @@ impl Writer {
         file: LogFile,
         shared: Arc<Shared>,
         stamper: Arc<Stamper>,
-        on_fatal: Box<dyn Fn(String) + Send>,
+        on_fatal: Box<dyn Fn(&'static str, String) + Send>,
     ) -> Writer {
         let mut w = Writer {
             fmt: Fmt::new(cfg.format),
