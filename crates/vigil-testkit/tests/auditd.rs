@@ -95,9 +95,12 @@ fn auditd_fixture_logs_a_triggered_rule_for_ausearch() {
             .lines()
             .find(|l| l.starts_with("type=DAEMON_END"))
             .unwrap_or_else(|| panic!("no DAEMON_END in {log}"));
+        // auditd 3.0.9 writes pid=-1 when its own AUDIT_SIGNAL_INFO request times out (seen
+        // on this loaded 2-core machine); any pid it does name must be ours. The kernel's
+        // answer, checked next, is the strong assertion.
         assert!(
-            end.contains(&format!(" pid={me} ")),
-            "DAEMON_END names our pid: {end}"
+            end.contains(&format!(" pid={me} ")) || end.contains(" pid=-1 "),
+            "DAEMON_END names another pid: {end}"
         );
         let info = auditd.client().signal_info().unwrap();
         assert_eq!(info.pid, me as i32);
