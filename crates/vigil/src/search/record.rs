@@ -107,7 +107,11 @@ fn lead_dec(s: &[u8]) -> Option<u64> {
     if n == 0 || n > 19 {
         return None;
     }
-    std::str::from_utf8(&s[..n]).ok()?.parse().ok()
+    Some(
+        s[..n]
+            .iter()
+            .fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0')),
+    )
 }
 
 /// `(identity, type)` of a line.

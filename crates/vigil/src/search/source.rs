@@ -164,40 +164,22 @@ pub fn read(
 #[allow(clippy::type_complexity)]
 fn read_line(r: &mut impl BufRead) -> io::Result<Option<Result<Vec<u8>, ()>>> {
     let mut buf = Vec::new();
-    let mut too_long = false;
-    let mut any = false;
-    loop {
-        let avail = match r.fill_buf() {
-            Ok(a) => a,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if avail.is_empty() {
-            break;
-        }
-        any = true;
-        let (chunk, used, done) = match avail.iter().position(|&b| b == b'\n') {
-            Some(p) => (&avail[..p], p + 1, true),
-            None => (avail, avail.len(), false),
-        };
-        if !too_long {
-            if buf.len() + chunk.len() > MAX_LINE {
-                too_long = true;
-                buf = Vec::new();
-            } else {
-                buf.extend_from_slice(chunk);
-            }
-        }
-        r.consume(used);
-        if done {
-            break;
-        }
-    }
-    if !any {
+    // `read_until` finds the newline fast; `take` bounds what one line may hold.
+    let limit = MAX_LINE as u64 + 1;
+    if r.by_ref().take(limit).read_until(b'\n', &mut buf)? == 0 {
         return Ok(None);
     }
-    if too_long {
-        return Ok(Some(Err(())));
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+    } else if buf.len() as u64 == limit {
+        // Too long: skip to the end of the line without keeping it.
+        loop {
+            buf.clear();
+            let n = r.by_ref().take(limit).read_until(b'\n', &mut buf)?;
+            if n == 0 || buf.last() == Some(&b'\n') {
+                return Ok(Some(Err(())));
+            }
+        }
     }
     if buf.last() == Some(&b'\r') {
         buf.pop();
