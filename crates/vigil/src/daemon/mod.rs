@@ -141,14 +141,16 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
         socket_path.display()
     );
 
-    let exit = main_loop(&daemon, &signals, &waker, &note_rx);
+    let (exit, stopped_by) = main_loop(&daemon, &signals, &waker, &note_rx);
 
+    // Nothing may follow the final record: stop the clients and the source first.
     stop.store(true, Ordering::Relaxed);
     server.shutdown();
     let _ = source_thread.join();
-    let last = match &exit {
-        Exit::Stopped => None,
-        Exit::Aborted { reason, .. } => Some(daemon.records().abort(reason)),
+    let last = match (&exit, stopped_by) {
+        (Exit::Stopped, Some(who)) => Some(daemon.records().end(&who)),
+        (Exit::Stopped, None) => None,
+        (Exit::Aborted { reason, .. }, _) => Some(daemon.records().abort(reason)),
     };
     if let Some(w) = daemon.take_writer() {
         w.stop(last);
@@ -156,12 +158,13 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
     Ok(exit)
 }
 
+/// Runs until a stop signal (returns its sender) or a fatal notice.
 fn main_loop(
     daemon: &Arc<Daemon>,
     signals: &Signals,
     waker: &Waker,
     notes: &mpsc::Receiver<Notice>,
-) -> Exit {
+) -> (Exit, Option<Peer>) {
     loop {
         if let Err(e) = poll_readable(&[signals.fd(), waker.fd()], 1000) {
             log::error!("poll: {e}");
@@ -171,15 +174,19 @@ fn main_loop(
         daemon.report_source_losses();
         while let Ok(n) = notes.try_recv() {
             match n {
-                Notice::Fatal(reason, message) => return Exit::Aborted { reason, message },
+                Notice::Fatal(reason, message) => return (Exit::Aborted { reason, message }, None),
                 Notice::SourceEnded(Ok(())) => {
                     log::info!("event source {} ended", daemon.source().describe());
                 }
                 Notice::SourceEnded(Err(e)) => {
-                    return Exit::Aborted {
-                        reason: "source_error",
-                        message: format!("event source failed: {e}"),
-                    };
+                    let message = format!("event source failed: {e}");
+                    return (
+                        Exit::Aborted {
+                            reason: "source_error",
+                            message,
+                        },
+                        None,
+                    );
                 }
             }
         }
@@ -208,8 +215,7 @@ fn main_loop(
                         info.pid,
                         info.uid
                     );
-                    daemon.write(daemon.records().end(&who));
-                    return Exit::Stopped;
+                    return (Exit::Stopped, Some(who));
                 }
                 other => log::debug!("ignoring signal {other}"),
             }
