@@ -112,12 +112,19 @@ fn events(ev: &Event, n: u64) -> Vec<Event> {
 }
 
 fn main() {
-    let target = Duration::from_millis(
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it: then
+    // only a quick smoke run, so the test suite stays fast.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let ms = if smoke {
+        5
+    } else {
         std::env::var("VIGIL_BENCH_MS")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or(1500),
-    );
+            .unwrap_or(1500)
+    };
+    let target = Duration::from_millis(ms);
+    let n_events = if smoke { 2_000 } else { 200_000 };
     let raw = sample_raw();
     let base = build_event(&raw, Identity::new(1_700_000_000, 123, 1), &raw.keys);
     let mut rows: Vec<(String, f64, usize)> = Vec::new();
@@ -181,7 +188,7 @@ fn main() {
     }
 
     // Reading: a log of distinct events, read start to end, best of 3.
-    let evs = events(&base, 200_000);
+    let evs = events(&base, n_events);
     for (name, mode, json) in [
         ("read RAW", TextMode::Raw, false),
         ("read ENRICHED", TextMode::Enriched, false),
