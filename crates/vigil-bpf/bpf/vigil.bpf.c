@@ -9,7 +9,5 @@ const volatile __u32 vigil_abi_version = VIGIL_ABI_VERSION;
 #include "progs/syscall.c"
 #include "progs/probe.c"
 #include "progs/bench.c"
-#include "progs/uring.c"
-#include "progs/uring_policy.c"
 
 char LICENSE[] SEC("license") = "GPL";

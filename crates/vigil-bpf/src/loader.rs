@@ -444,6 +444,18 @@ impl Loader {
         self.link.is_some()
     }
 
+    /// Run time and run count of the `sys_exit` program (zero unless the kernel's BPF
+    /// statistics are enabled: `aya::sys::enable_stats` or `kernel.bpf_stats_enabled`).
+    pub fn program_stats(&self) -> Result<(Duration, u64)> {
+        let name = self.hook.program();
+        let prog = self
+            .ebpf
+            .program(name)
+            .ok_or(Error::Object(format!("no program {name}")))?;
+        let info = prog.info().map_err(prog_err("vigil_sys_exit"))?;
+        Ok((info.run_time(), info.run_count()))
+    }
+
     /// Kernel ids of the loaded programs (to find them in `bpftool`/`loaded_links`).
     pub fn program_ids(&self) -> Vec<u32> {
         self.ebpf

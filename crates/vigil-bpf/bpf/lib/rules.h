@@ -61,6 +61,7 @@
 struct rx_ctx {
 	struct vigil_scratch *s;
 	struct vigil_task *t;
+	struct task_struct *task;
 };
 
 static __always_inline int c32(__u32 l, __u8 op, __u32 r)
@@ -92,21 +93,30 @@ static __always_inline int ucmp(__u32 l, __u8 op, __u32 r)
 	return (op == 2 || op == 3) ? 0 : c32(l, op, r);
 }
 
+/* Supplementary group count, read on first use. */
+static __always_inline __u32 rx_ngroups(struct rx_state *st, struct task_struct *task)
+{
+	if (st->ngroups == VIGIL_RX_NONE)
+		st->ngroups = VIGIL_RX_NONE;
+	return st->ngroups;
+}
+
 /* gid=/egid= with = or != also search the supplementary groups: undecided when there are. */
-static __always_inline int gid_holds(struct rx_state *st, __u32 g, __u8 op, __u32 val)
+static __always_inline int gid_holds(struct rx_state *st, struct task_struct *task, __u32 g,
+				     __u8 op, __u32 val)
 {
 	int r = ucmp(g, op, val);
 
-	if (op == 0 && !r && st->ngroups)
+	if (op == 0 && !r && rx_ngroups(st, task))
 		return 2;
-	if (op == 1 && r && st->ngroups)
+	if (op == 1 && r && rx_ngroups(st, task))
 		return 2;
 	return r;
 }
 
 /* 1 holds, 0 does not, 2 undecided (BPF does not evaluate the field). */
 static __always_inline int insn_holds(struct rx_state *st, struct vigil_task *t,
-				      struct vigil_rx_insn *in)
+				      struct task_struct *task, struct vigil_rx_insn *in)
 {
 	__u32 val = (__u32)in->value;
 	__u8 op = in->op;
@@ -136,9 +146,9 @@ static __always_inline int insn_holds(struct rx_state *st, struct vigil_task *t,
 	case F_FSGID:
 		return ucmp(t->fsgid, op, val);
 	case F_GID:
-		return gid_holds(st, t->gid, op, val);
+		return gid_holds(st, task, t->gid, op, val);
 	case F_EGID:
-		return gid_holds(st, t->egid, op, val);
+		return gid_holds(st, task, t->egid, op, val);
 	case F_SESSIONID:
 		return c32(t->sessionid, op, val);
 	case F_PERS:
@@ -178,7 +188,7 @@ static long rx_insn_step(__u64 i, void *arg)
 		st->verdict = RX_UNDECIDED;
 		return 1;
 	}
-	r = insn_holds(st, c->t, in);
+	r = insn_holds(st, c->t, c->task, in);
 	if (r == 0) {
 		st->verdict = RX_NOMATCH;
 		return 1;
@@ -360,24 +370,50 @@ struct rx_gather_ctx {
 	struct vigil_scratch *s;
 	struct vigil_task *t;
 	const struct vigil_genconf *conf;
+	__u64 bits;
 };
 
-/* Index field `f`: look up the buckets of this event's value (bpf_loop callback). */
-static long rx_gather_step(__u64 f, void *arg)
+/* Position of the single set bit of `b` (six comparisons; BPF has no ctz). */
+static __always_inline __u32 bit_index(__u64 b)
+{
+	__u32 n = 0;
+
+	if (b & 0xffffffff00000000ULL)
+		n += 32;
+	if (b & 0xffff0000ffff0000ULL)
+		n += 16;
+	if (b & 0xff00ff00ff00ff00ULL)
+		n += 8;
+	if (b & 0xf0f0f0f0f0f0f0f0ULL)
+		n += 4;
+	if (b & 0xccccccccccccccccULL)
+		n += 2;
+	if (b & 0xaaaaaaaaaaaaaaaaULL)
+		n += 1;
+	return n;
+}
+
+/* The next index field with entries: look up the buckets of this event's value (bpf_loop
+ * callback, one iteration per field in use). */
+static long rx_gather_step(__u64 i, void *arg)
 {
 	struct rx_gather_ctx *c = arg;
 	struct vigil_scratch *s = c->s;
 	const struct vigil_genconf *conf = c->conf;
 	struct rx_state *st;
-	__u64 v, any, sel;
+	__u64 v, bit, any, sel;
+	__u32 f;
 
 	if (!s || !conf || !c->t)
 		return 1;
 	st = &s->rx;
-	any = (conf->index_any >> f) & 1;
-	sel = (conf->index_sel >> f) & 1;
-	if (!any && !sel)
-		return 0;
+	bit = c->bits & -c->bits;
+	if (!bit)
+		return 1;
+	c->bits &= c->bits - 1;
+	f = bit_index(bit);
+	any = conf->index_any & bit;
+	sel = conf->index_sel & bit;
 	if (!rx_index_value(st, c->t, f, &v)) {
 		st->undecided |= st->pending;
 		st->pending = 0;
@@ -400,8 +436,9 @@ static __always_inline void rx_judge(struct vigil_scratch *s, struct vigil_task 
 				     long ret, const __u64 *args)
 {
 	struct rx_state *st = &s->rx;
-	struct rx_ctx c = { .s = s, .t = t };
+	struct rx_ctx c = { .s = s, .t = t, .task = task };
 	struct rx_gather_ctx g = { .s = s, .t = t, .conf = conf };
+	__u32 nbits;
 	__u64 all;
 	__u32 key, total;
 
@@ -422,7 +459,7 @@ static __always_inline void rx_judge(struct vigil_scratch *s, struct vigil_task 
 	st->args[2] = args[2];
 	st->args[3] = args[3];
 	st->caps = *ctl;
-	st->ngroups = BPF_CORE_READ(task, cred, group_info, ngroups);
+	st->ngroups = VIGIL_RX_NONE;
 	st->runs = 0;
 	__builtin_memset(st->found, 0xff, sizeof(st->found));
 	if (conf->flags & VIGIL_CONF_F_ALL_UNDECIDED) {
@@ -432,8 +469,10 @@ static __always_inline void rx_judge(struct vigil_scratch *s, struct vigil_task 
 
 	key = (gen * VIGIL_NR_ARCH + arch) * VIGIL_MAX_SYSCALL + nr;
 	rx_push(st, bpf_map_lookup_elem(&vigil_rx_lists, &key));
-	if (conf->index_any | conf->index_sel)
-		bpf_loop(IX_FIELDS, rx_gather_step, &g, 0);
+	g.bits = conf->index_any | conf->index_sel;
+	nbits = __builtin_popcountll(g.bits);
+	if (nbits)
+		bpf_loop(nbits > IX_FIELDS ? IX_FIELDS : nbits, rx_gather_step, &g, 0);
 	rx_push(st, arch == VIGIL_ARCH_IDX_I386 ? &conf->residual_i386 : &conf->residual_x86_64);
 	total = st->total;
 	if (st->pending && total)

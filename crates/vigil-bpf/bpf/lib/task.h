@@ -1,36 +1,44 @@
 /* SPDX-License-Identifier: (Apache-2.0 OR GPL-2.0-only) */
-/* Identity of the current task, as SYSCALL records need it. */
+/* Identity of the current task, as SYSCALL records need it. `task` must be a BTF pointer
+ * (bpf_get_current_task_btf): fields are read with direct loads. */
 #ifndef VIGIL_TASK_H
 #define VIGIL_TASK_H
 
 #include "common.h"
 
-static __always_inline void fill_task(struct vigil_task *t, struct task_struct *task)
+/* The identity rules can test: pids, credentials, loginuid, session, personality. */
+static __always_inline void fill_ids(struct vigil_task *t, struct task_struct *task)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	const struct cred *cred = BPF_CORE_READ(task, cred);
-	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
-	__u32 pf = BPF_CORE_READ(task, flags);
+	const struct cred *cred = task->cred;
 
 	t->pid = pid_tgid >> 32;
 	t->tid = (__u32)pid_tgid;
-	t->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	t->uid = BPF_CORE_READ(cred, uid.val);
-	t->euid = BPF_CORE_READ(cred, euid.val);
-	t->suid = BPF_CORE_READ(cred, suid.val);
-	t->fsuid = BPF_CORE_READ(cred, fsuid.val);
-	t->gid = BPF_CORE_READ(cred, gid.val);
-	t->egid = BPF_CORE_READ(cred, egid.val);
-	t->sgid = BPF_CORE_READ(cred, sgid.val);
-	t->fsgid = BPF_CORE_READ(cred, fsgid.val);
+	t->ppid = task->real_parent->tgid;
+	t->uid = cred->uid.val;
+	t->euid = cred->euid.val;
+	t->suid = cred->suid.val;
+	t->fsuid = cred->fsuid.val;
+	t->gid = cred->gid.val;
+	t->egid = cred->egid.val;
+	t->sgid = cred->sgid.val;
+	t->fsgid = cred->fsgid.val;
 	if (bpf_core_field_exists(task->loginuid)) {
-		t->auid = BPF_CORE_READ(task, loginuid.val);
-		t->sessionid = BPF_CORE_READ(task, sessionid);
+		t->auid = task->loginuid.val;
+		t->sessionid = task->sessionid;
 	} else {
 		t->auid = 0xffffffff;
 		t->sessionid = 0xffffffff;
 	}
-	t->pers = BPF_CORE_READ(task, personality);
+	t->pers = task->personality;
+}
+
+/* The rest of the identity, read only for events that are emitted. */
+static __always_inline void fill_extra(struct vigil_task *t, struct task_struct *task)
+{
+	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+	__u32 pf = BPF_CORE_READ(task, flags);
+
 	t->flags = ((pf & VIGIL_PF_IO_WORKER) ? VIGIL_TASK_F_IO_WORKER : 0) |
 		   ((pf & VIGIL_PF_KTHREAD) ? VIGIL_TASK_F_KTHREAD : 0);
 	t->pad0 = 0;
@@ -40,6 +48,13 @@ static __always_inline void fill_task(struct vigil_task *t, struct task_struct *
 	__builtin_memset(t->tty, 0, sizeof(t->tty));
 	if (tty)
 		bpf_core_read_str(t->tty, sizeof(t->tty), &tty->name);
+}
+
+/* The whole identity. */
+static __always_inline void fill_task(struct vigil_task *t, struct task_struct *task)
+{
+	fill_ids(t, task);
+	fill_extra(t, task);
 }
 
 #endif

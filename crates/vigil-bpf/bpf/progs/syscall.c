@@ -173,9 +173,12 @@ static __always_inline void capture_class(struct rec_ctx *r, struct task_struct 
 	}
 }
 
-static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
+static __always_inline int on_sys_exit(long ret)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
+	/* Trusted BTF pointers: fields are read with plain (exception-fixed) loads, no helper
+	 * calls, which keeps the reject path of every syscall short. */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	struct vigil_percpu *pc;
 	struct vigil_ctl *ctl;
 	struct vigil_sysmask *mask;
@@ -189,9 +192,11 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 	__u64 pid_tgid, now, event_id;
 	int compat = 0;
 
-	nr = (__u32)BPF_CORE_READ(regs, orig_ax);
+	if (!regs)
+		return 0;
+	nr = (__u32)regs->orig_ax;
 	if (bpf_core_field_exists(task->thread_info.status) &&
-	    (BPF_CORE_READ(task, thread_info.status) & VIGIL_TS_COMPAT)) {
+	    (task->thread_info.status & VIGIL_TS_COMPAT)) {
 		arch = VIGIL_ARCH_IDX_I386;
 		compat = 1;
 	}
@@ -235,21 +240,21 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 	}
 	sc = (void *)s->rec;
 	if (compat) {
-		sc->args[0] = (__u32)BPF_CORE_READ(regs, bx);
-		sc->args[1] = (__u32)BPF_CORE_READ(regs, cx);
-		sc->args[2] = (__u32)BPF_CORE_READ(regs, dx);
-		sc->args[3] = (__u32)BPF_CORE_READ(regs, si);
-		sc->args[4] = (__u32)BPF_CORE_READ(regs, di);
-		sc->args[5] = (__u32)BPF_CORE_READ(regs, bp);
+		sc->args[0] = (__u32)regs->bx;
+		sc->args[1] = (__u32)regs->cx;
+		sc->args[2] = (__u32)regs->dx;
+		sc->args[3] = (__u32)regs->si;
+		sc->args[4] = (__u32)regs->di;
+		sc->args[5] = (__u32)regs->bp;
 	} else {
-		sc->args[0] = BPF_CORE_READ(regs, di);
-		sc->args[1] = BPF_CORE_READ(regs, si);
-		sc->args[2] = BPF_CORE_READ(regs, dx);
-		sc->args[3] = BPF_CORE_READ(regs, r10);
-		sc->args[4] = BPF_CORE_READ(regs, r8);
-		sc->args[5] = BPF_CORE_READ(regs, r9);
+		sc->args[0] = regs->di;
+		sc->args[1] = regs->si;
+		sc->args[2] = regs->dx;
+		sc->args[3] = regs->r10;
+		sc->args[4] = regs->r8;
+		sc->args[5] = regs->r9;
 	}
-	fill_task(&sc->task, task);
+	fill_ids(&sc->task, task);
 	sc->rulesets = conf->rulesets;
 	sc->undecided = 0;
 	if (conf->flags & VIGIL_CONF_F_RULES) {
@@ -265,6 +270,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 		}
 	}
 	vigil_count(pc, VIGIL_CNT_MATCHED);
+	fill_extra(&sc->task, task);
 
 	now = bpf_ktime_get_tai_ns();
 	event_id = ((__u64)cpu << 48) | (pc->seq++ & 0xffffffffffffULL);
@@ -301,12 +307,12 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(regs, ret);
+	return on_sys_exit(ret);
 }
 
 /* The same hook as a BTF-typed tracepoint (cheaper entry on some kernels; needs kernel BTF). */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(vigil_sys_exit_btf, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(regs, ret);
+	return on_sys_exit(ret);
 }

@@ -14,7 +14,7 @@ mod scenario;
 pub type Res<T> = Result<T, String>;
 
 use ops::{Fixture, Op};
-use scenario::Scenario;
+use scenario::{Bench, Scenario};
 
 struct Args {
     rounds: u32,
@@ -34,7 +34,7 @@ fn parse_args(args: &[String]) -> Res<Args> {
         cpu: 1,
         fifo: false,
         ops: Op::ALL.to_vec(),
-        scenarios: Scenario::ALL.to_vec(),
+        scenarios: Scenario::DEFAULT.to_vec(),
     };
     let mut it = args.iter();
     while let Some(k) = it.next() {
@@ -72,7 +72,7 @@ fn parse_args(args: &[String]) -> Res<Args> {
 
 const HELP: &str = "usage: cargo xtask bench [--rounds N] [--batches N] \
 [--calls N] [--cpu N] [--fifo] [--ops getppid,read,write,stat,fstat,open] \
-[--scenarios none,bare-raw,bare-btf,vigil-other,vigil-named,vigil-named-btf]";
+[--scenarios none,bare-raw,bare-btf,vigil-other,vigil-named,vigil-named-btf,rx-other-N,rx-named-N]";
 
 fn num<T: std::str::FromStr>(s: &str) -> Res<T> {
     s.parse().map_err(|_| format!("not a number: {s:?}"))
@@ -93,15 +93,16 @@ fn main() -> Res<()> {
     let fx = Fixture::new()?;
     // results[scenario][op] = one value per round
     let mut results = vec![vec![Vec::new(); a.ops.len()]; a.scenarios.len()];
+    let mut bench = Bench::default();
     for round in 0..a.rounds {
         for (si, sc) in a.scenarios.iter().enumerate() {
-            let guard = sc
-                .setup(&a.ops)
+            bench
+                .setup(*sc, &a.ops)
                 .map_err(|e| format!("scenario {}: {e}", sc.name()))?;
             for (oi, op) in a.ops.iter().enumerate() {
                 results[si][oi].push(fx.measure(*op, a.batches, a.calls));
             }
-            drop(guard);
+            bench.teardown()?;
         }
         eprintln!("round {}/{} done", round + 1, a.rounds);
     }

@@ -1,11 +1,16 @@
 //! What is attached while a round measures: nothing, a bare hook (the floor of any BPF
-//! design), or vigil's hook with a filter that does or does not name the measured syscalls.
+//! design), or vigil's hook with the interim filter or with compiled auditctl rules that do
+//! or do not name the measured syscalls.
+
+use std::fmt::Write as _;
 
 use vigil_abi::VIGIL_AUDIT_ARCH_X86_64;
 use vigil_bpf::bare::BareHook;
 use vigil_bpf::{FilterSet, Hook, LoadOptions, Loader};
+use vigil_rules::compile::layout::CompiledSet;
 
 use super::ops::Op;
+use super::Res;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
@@ -15,12 +20,16 @@ pub enum Scenario {
     BareRaw,
     /// A `tp_btf` `sys_exit` program that returns at once.
     BareBtf,
-    /// vigil (`raw_tp`) with rules naming only syscalls the benchmark never makes.
+    /// vigil (`raw_tp`), interim filter naming only syscalls the benchmark never makes.
     VigilOther,
-    /// vigil (`raw_tp`) with rules naming the measured syscalls but never matching this task.
+    /// vigil (`raw_tp`), interim filter naming the measured syscalls but never this task.
     VigilNamed,
     /// As `VigilNamed` with the `tp_btf` hook.
     VigilNamedBtf,
+    /// vigil with N compiled rules naming other syscalls (baseline kind (c)).
+    RxOther(usize),
+    /// vigil with N compiled rules naming the measured syscalls, never matching (kind (d)).
+    RxNamed(usize),
 }
 
 /// Syscalls the benchmark never makes (the "rules that name other syscalls" case).
@@ -29,52 +38,148 @@ const OTHER: &[&str] = &[
 ];
 
 impl Scenario {
-    pub const ALL: [Scenario; 6] = [
+    pub const DEFAULT: [Scenario; 9] = [
         Scenario::None,
         Scenario::BareRaw,
         Scenario::BareBtf,
         Scenario::VigilOther,
         Scenario::VigilNamed,
-        Scenario::VigilNamedBtf,
+        Scenario::RxOther(10),
+        Scenario::RxOther(1000),
+        Scenario::RxNamed(10),
+        Scenario::RxNamed(1000),
     ];
 
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            Scenario::None => "none",
-            Scenario::BareRaw => "bare-raw",
-            Scenario::BareBtf => "bare-btf",
-            Scenario::VigilOther => "vigil-other",
-            Scenario::VigilNamed => "vigil-named",
-            Scenario::VigilNamedBtf => "vigil-named-btf",
+            Scenario::None => "none".into(),
+            Scenario::BareRaw => "bare-raw".into(),
+            Scenario::BareBtf => "bare-btf".into(),
+            Scenario::VigilOther => "vigil-other".into(),
+            Scenario::VigilNamed => "vigil-named".into(),
+            Scenario::VigilNamedBtf => "vigil-named-btf".into(),
+            Scenario::RxOther(n) => format!("rx-other-{n}"),
+            Scenario::RxNamed(n) => format!("rx-named-{n}"),
         }
     }
 
-    pub fn describe(self) -> &'static str {
+    pub fn describe(self) -> String {
         match self {
-            Scenario::None => "nothing attached",
-            Scenario::BareRaw => "bare raw_tp sys_exit, returns at once",
-            Scenario::BareBtf => "bare tp_btf sys_exit, returns at once",
-            Scenario::VigilOther => "vigil raw_tp, rules name 10 other syscalls (bitmap reject)",
-            Scenario::VigilNamed => "vigil raw_tp, rules name the measured syscalls, never match",
-            Scenario::VigilNamedBtf => {
-                "vigil tp_btf, rules name the measured syscalls, never match"
+            Scenario::None => "nothing attached".into(),
+            Scenario::BareRaw => "bare raw_tp sys_exit, returns at once".into(),
+            Scenario::BareBtf => "bare tp_btf sys_exit, returns at once".into(),
+            Scenario::VigilOther => "vigil raw_tp, interim filter on 10 other syscalls".into(),
+            Scenario::VigilNamed => {
+                "vigil raw_tp, interim filter on the measured syscalls, other pid".into()
             }
+            Scenario::VigilNamedBtf => "as vigil-named with tp_btf".into(),
+            Scenario::RxOther(n) => format!(
+                "vigil raw_tp, {n} compiled rules `-S <other> -F auid>=1000 -F auid!=unset`"
+            ),
+            Scenario::RxNamed(n) => format!(
+                "vigil raw_tp, {n} compiled rules `-S <measured> -F uid=<unused>` (never match)"
+            ),
         }
     }
 
     pub fn parse(s: &str) -> Option<Scenario> {
-        Scenario::ALL.into_iter().find(|x| x.name() == s)
+        let num = |p: &str| s.strip_prefix(p).and_then(|n| n.parse().ok());
+        if let Some(n) = num("rx-other-") {
+            return Some(Scenario::RxOther(n));
+        }
+        if let Some(n) = num("rx-named-") {
+            return Some(Scenario::RxNamed(n));
+        }
+        [
+            Scenario::None,
+            Scenario::BareRaw,
+            Scenario::BareBtf,
+            Scenario::VigilOther,
+            Scenario::VigilNamed,
+            Scenario::VigilNamedBtf,
+        ]
+        .into_iter()
+        .find(|x| x.name() == s)
+    }
+}
+
+/// The rules text of a compiled-rule scenario.
+fn rules_text(sc: Scenario, ops: &[Op]) -> String {
+    let named: Vec<&str> = ops
+        .iter()
+        .flat_map(|o| o.syscalls().iter().copied())
+        .collect();
+    let mut t = String::new();
+    match sc {
+        Scenario::RxOther(n) => {
+            for i in 0..n {
+                let _ = writeln!(
+                    t,
+                    "-a always,exit -F arch=b64 -S {} -F auid>=1000 -F auid!=unset -k k{i}",
+                    OTHER[i % OTHER.len()]
+                );
+            }
+        }
+        Scenario::RxNamed(n) => {
+            for i in 0..n {
+                let _ = writeln!(
+                    t,
+                    "-a always,exit -F arch=b64 -S {} -F uid={} -k k{i}",
+                    named.join(","),
+                    54_321 + i
+                );
+            }
+        }
+        _ => {}
+    }
+    t
+}
+
+/// Loaders kept across rounds (loading verifies the programs: seconds, not per scenario).
+#[derive(Default)]
+pub struct Bench {
+    raw: Option<Loader>,
+    btf: Option<Loader>,
+    sets: Vec<(Scenario, CompiledSet)>,
+    bare: Option<BareHook>,
+}
+
+fn load(hook: Hook) -> Res<Loader> {
+    Loader::load(&LoadOptions {
+        hook,
+        exclude_self: false,
+        ..LoadOptions::default()
+    })
+    .map_err(|e| format!("loading vigil's BPF object: {e}"))
+}
+
+impl Bench {
+    fn loader(&mut self, hook: Hook) -> Res<&mut Loader> {
+        let slot = if hook == Hook::TpBtf {
+            &mut self.btf
+        } else {
+            &mut self.raw
+        };
+        if slot.is_none() {
+            *slot = Some(load(hook)?);
+        }
+        slot.as_mut().ok_or_else(|| "loader".to_string())
     }
 
-    /// Attaches what the scenario needs; dropping the guard detaches it.
-    pub fn setup(self, ops: &[Op]) -> super::Res<Guard> {
-        let vigil = |hook, names: Vec<&str>| -> super::Res<Guard> {
-            let mut l = Loader::load(&LoadOptions {
-                hook,
-                exclude_self: false,
-                ..LoadOptions::default()
-            })
-            .map_err(|e| format!("loading vigil's BPF object: {e}"))?;
+    fn compiled(&mut self, sc: Scenario, ops: &[Op]) -> Res<CompiledSet> {
+        if let Some((_, c)) = self.sets.iter().find(|(s, _)| *s == sc) {
+            return Ok(c.clone());
+        }
+        let file = vigil_rules::parse_str(&rules_text(sc, ops), &sc.name())
+            .map_err(|e| format!("{}: {e:?}", sc.name()))?;
+        let c = vigil_rules::compile::compile(&[file.rules]).map_err(|e| e.to_string())?;
+        self.sets.push((sc, c.clone()));
+        Ok(c)
+    }
+
+    /// Attaches what `sc` needs.
+    pub fn setup(&mut self, sc: Scenario, ops: &[Op]) -> Res<()> {
+        let filter = |names: &[&str]| -> Res<FilterSet> {
             // pid 1 never runs the benchmark: candidates are judged and dropped.
             let mut f = FilterSet {
                 tgid: Some(1),
@@ -85,35 +190,48 @@ impl Scenario {
                 f.add_name(VIGIL_AUDIT_ARCH_X86_64, n)
                     .map_err(|e| e.to_string())?;
             }
-            l.apply(&f).map_err(|e| e.to_string())?;
-            if !l.is_attached() {
-                return Err("vigil hook not attached".into());
-            }
-            Ok(Guard::Vigil(Box::new(l)))
+            Ok(f)
         };
-        let named = || {
-            ops.iter()
-                .flat_map(|o| o.syscalls().iter().copied())
-                .collect()
-        };
-        Ok(match self {
-            Scenario::None => Guard::Nothing,
-            Scenario::BareRaw => {
-                Guard::Bare(BareHook::attach(Hook::RawTp).map_err(|e| e.to_string())?)
+        let named: Vec<&str> = ops
+            .iter()
+            .flat_map(|o| o.syscalls().iter().copied())
+            .collect();
+        let err = |e: vigil_bpf::Error| e.to_string();
+        match sc {
+            Scenario::None => {}
+            Scenario::BareRaw => self.bare = Some(BareHook::attach(Hook::RawTp).map_err(err)?),
+            Scenario::BareBtf => self.bare = Some(BareHook::attach(Hook::TpBtf).map_err(err)?),
+            Scenario::VigilOther => self
+                .loader(Hook::RawTp)?
+                .apply(&filter(OTHER)?)
+                .map_err(err)?,
+            Scenario::VigilNamed => self
+                .loader(Hook::RawTp)?
+                .apply(&filter(&named)?)
+                .map_err(err)?,
+            Scenario::VigilNamedBtf => {
+                self.loader(Hook::TpBtf)?
+                    .apply(&filter(&named)?)
+                    .map_err(err)?;
             }
-            Scenario::BareBtf => {
-                Guard::Bare(BareHook::attach(Hook::TpBtf).map_err(|e| e.to_string())?)
+            Scenario::RxOther(_) | Scenario::RxNamed(_) => {
+                let set = self.compiled(sc, ops)?;
+                let l = self.loader(Hook::RawTp)?;
+                l.apply_rules(&set, false).map_err(err)?;
+                if let Some(why) = l.undecided_reason() {
+                    return Err(format!("{}: judged in user space: {why}", sc.name()));
+                }
             }
-            Scenario::VigilOther => vigil(Hook::RawTp, OTHER.to_vec())?,
-            Scenario::VigilNamed => vigil(Hook::RawTp, named())?,
-            Scenario::VigilNamedBtf => vigil(Hook::TpBtf, named())?,
-        })
+        }
+        Ok(())
     }
-}
 
-/// Keeps a scenario's hooks attached (held only for its drop).
-pub enum Guard {
-    Nothing,
-    Bare(#[allow(dead_code)] BareHook),
-    Vigil(#[allow(dead_code)] Box<Loader>),
+    /// Detaches everything.
+    pub fn teardown(&mut self) -> Res<()> {
+        self.bare = None;
+        for l in [self.raw.as_mut(), self.btf.as_mut()].into_iter().flatten() {
+            l.apply(&FilterSet::default()).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
 }
