@@ -1395,6 +1395,1134 @@ const _: () = {
     assert!(core::mem::offset_of!(Percpu, counters) == 8);
 };
 
+/// ==== io_uring (issue 5): record kinds 100-199, own maps and ring buffer ====
+/// io_uring opcodes are below this (one u64 bitmap).
+pub const VIGIL_URING_MAX_OPS: u32 = 64;
+
+/// Policy rules per generation, conditions per policy rule.
+pub const VIGIL_POL_MAX_RULES: u32 = 32;
+
+pub const VIGIL_POL_MAX_CONDS: u32 = 8;
+
+pub const VIGIL_URING_NR_COUNTERS: u32 = 32;
+
+/// Kind of a record in vigil_uring_events (vigil_rec_hdr.kind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u32)]
+pub enum UringKind {
+    /// An op as submitted (or failed at init): struct vigil_uring_op + items.
+    Submit = 100,
+    /// Its completion: struct vigil_uring_cqe + items; hdr.event_id is the SUBMIT's.
+    Complete = 101,
+    /// A policy denial: struct vigil_uring_deny + items (EXE).
+    Policy = 102,
+}
+
+impl UringKind {
+    /// Every value, in header order.
+    pub const ALL: &'static [UringKind] =
+        &[UringKind::Submit, UringKind::Complete, UringKind::Policy];
+
+    /// The C name of the value.
+    pub const fn c_name(self) -> &'static str {
+        match self {
+            UringKind::Submit => "VIGIL_KIND_URING_SUBMIT",
+            UringKind::Complete => "VIGIL_KIND_URING_COMPLETE",
+            UringKind::Policy => "VIGIL_KIND_URING_POLICY",
+        }
+    }
+}
+
+impl TryFrom<u32> for UringKind {
+    type Error = UnknownValue;
+
+    fn try_from(v: u32) -> Result<Self, UnknownValue> {
+        match v {
+            100 => Ok(UringKind::Submit),
+            101 => Ok(UringKind::Complete),
+            102 => Ok(UringKind::Policy),
+            _ => Err(UnknownValue {
+                what: "vigil_uring_kind",
+                value: u64::from(v),
+            }),
+        }
+    }
+}
+
+/// How an op's arguments are captured at submit (vigil_uring_opdesc.class).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u32)]
+pub enum UringClass {
+    None = 0,
+    /// io_open.filename (OPENAT, OPENAT2); file_slot: no new fd.
+    Open = 1,
+    /// io_unlink.filename
+    Unlink = 2,
+    /// io_mkdir.filename
+    Mkdir = 3,
+    /// io_statx.filename
+    Statx = 4,
+    /// io_xattr.filename (SETXATTR, GETXATTR)
+    Xattr = 5,
+    /// io_rename.oldpath, newpath
+    Rename = 6,
+    /// io_link.oldpath, newpath (LINKAT, SYMLINKAT)
+    Link = 7,
+    /// async_data is a bare sockaddr_storage (CONNECT, BIND on 6.18).
+    Sockaddr = 8,
+    /// async_data is a struct io_async_msghdr; msg_name set when an address was given.
+    Msghdr = 9,
+    /// io_close.fd: the file being closed, at submit.
+    Close = 10,
+    /// io_accept.file_slot
+    Accept = 11,
+    /// io_socket.file_slot
+    Socket = 12,
+}
+
+impl UringClass {
+    /// Every value, in header order.
+    pub const ALL: &'static [UringClass] = &[
+        UringClass::None,
+        UringClass::Open,
+        UringClass::Unlink,
+        UringClass::Mkdir,
+        UringClass::Statx,
+        UringClass::Xattr,
+        UringClass::Rename,
+        UringClass::Link,
+        UringClass::Sockaddr,
+        UringClass::Msghdr,
+        UringClass::Close,
+        UringClass::Accept,
+        UringClass::Socket,
+    ];
+
+    /// The C name of the value.
+    pub const fn c_name(self) -> &'static str {
+        match self {
+            UringClass::None => "VIGIL_UCLASS_NONE",
+            UringClass::Open => "VIGIL_UCLASS_OPEN",
+            UringClass::Unlink => "VIGIL_UCLASS_UNLINK",
+            UringClass::Mkdir => "VIGIL_UCLASS_MKDIR",
+            UringClass::Statx => "VIGIL_UCLASS_STATX",
+            UringClass::Xattr => "VIGIL_UCLASS_XATTR",
+            UringClass::Rename => "VIGIL_UCLASS_RENAME",
+            UringClass::Link => "VIGIL_UCLASS_LINK",
+            UringClass::Sockaddr => "VIGIL_UCLASS_SOCKADDR",
+            UringClass::Msghdr => "VIGIL_UCLASS_MSGHDR",
+            UringClass::Close => "VIGIL_UCLASS_CLOSE",
+            UringClass::Accept => "VIGIL_UCLASS_ACCEPT",
+            UringClass::Socket => "VIGIL_UCLASS_SOCKET",
+        }
+    }
+}
+
+impl TryFrom<u32> for UringClass {
+    type Error = UnknownValue;
+
+    fn try_from(v: u32) -> Result<Self, UnknownValue> {
+        match v {
+            0 => Ok(UringClass::None),
+            1 => Ok(UringClass::Open),
+            2 => Ok(UringClass::Unlink),
+            3 => Ok(UringClass::Mkdir),
+            4 => Ok(UringClass::Statx),
+            5 => Ok(UringClass::Xattr),
+            6 => Ok(UringClass::Rename),
+            7 => Ok(UringClass::Link),
+            8 => Ok(UringClass::Sockaddr),
+            9 => Ok(UringClass::Msghdr),
+            10 => Ok(UringClass::Close),
+            11 => Ok(UringClass::Accept),
+            12 => Ok(UringClass::Socket),
+            _ => Err(UnknownValue {
+                what: "vigil_uring_class",
+                value: u64::from(v),
+            }),
+        }
+    }
+}
+
+/// vigil_uring_opdesc.flags
+/// The op's file (req->file) at completion.
+pub const VIGIL_UOPD_F_FILE: u32 = 1;
+
+/// cqe res is a new fd: its file at completion (unless a fixed slot was asked for).
+pub const VIGIL_UOPD_F_NEWFD: u32 = 2;
+
+/// The new fd is a socket: its peer address at completion (ACCEPT).
+pub const VIGIL_UOPD_F_PEER: u32 = 4;
+
+/// A path op: the submitter's working directory.
+pub const VIGIL_UOPD_F_CWD: u32 = 8;
+
+/// Where code ran (vigil_uring_op.ctx, vigil_uring_cqe.ctx).
+pub const VIGIL_URING_CTX_INLINE: u32 = 0;
+
+pub const VIGIL_URING_CTX_SQPOLL: u32 = 1;
+
+pub const VIGIL_URING_CTX_IOWQ: u32 = 2;
+
+/// vigil_uring_op.flags
+/// IOSQE_CQE_SKIP_SUCCESS: no completion is posted when the op succeeds.
+pub const VIGIL_UOP_F_CQE_SKIP: u32 = 1;
+
+/// The SQE named a personality: creds are the borrowed credentials.
+pub const VIGIL_UOP_F_PERSONALITY: u32 = 2;
+
+/// IOSQE_FIXED_FILE: fd is an index in the ring's file table.
+pub const VIGIL_UOP_F_FIXED_FILE: u32 = 4;
+
+/// The op failed in init (io_uring_req_failed); error holds the errno.
+pub const VIGIL_UOP_F_INIT_FAILED: u32 = 8;
+
+/// The ring was set up with IORING_SETUP_SQPOLL.
+pub const VIGIL_UOP_F_SQPOLL_RING: u32 = 16;
+
+/// The ring was created while vigil was loaded: ring_tgid is its creator.
+pub const VIGIL_UOP_F_OWNER_KNOWN: u32 = 32;
+
+/// The pending map was full: no completion will be joined to this op.
+pub const VIGIL_UOP_F_NO_JOIN: u32 = 64;
+
+/// The op carries IOSQE_ASYNC or was forced to io-wq by prep.
+pub const VIGIL_UOP_F_FORCE_ASYNC: u32 = 128;
+
+/// A policy rule killed the submitting process at this op.
+pub const VIGIL_UOP_F_DENIED: u32 = 256;
+
+/// The personality id was read from the SQE in the shared ring memory (user-writable).
+pub const VIGIL_UOP_F_PERS_ID_SQE: u32 = 512;
+
+/// A fixed file slot was asked for: cqe res is not an fd.
+pub const VIGIL_UOP_F_FILE_SLOT: u32 = 1024;
+
+/// vigil_uring_deny.what
+pub const VIGIL_POL_WHAT_SQPOLL: u32 = 1;
+
+pub const VIGIL_POL_WHAT_PERSONALITY: u32 = 2;
+
+pub const VIGIL_POL_WHAT_OP: u32 = 3;
+
+/// vigil_uring_deny.how
+/// bpf_send_signal(SIGKILL) to the offending process.
+pub const VIGIL_POL_HOW_KILLED: u32 = 1;
+
+/// The operation was refused (EPERM) by a cgroup sock_addr hook.
+pub const VIGIL_POL_HOW_PREVENTED: u32 = 2;
+
+/// The operation was refused by a BPF LSM hook.
+pub const VIGIL_POL_HOW_LSM: u32 = 3;
+
+/// vigil_uring_deny.hook
+pub const VIGIL_POL_HOOK_CREATE: u32 = 1;
+
+pub const VIGIL_POL_HOOK_SUBMIT: u32 = 2;
+
+pub const VIGIL_POL_HOOK_CONNECT4: u32 = 3;
+
+pub const VIGIL_POL_HOOK_CONNECT6: u32 = 4;
+
+pub const VIGIL_POL_HOOK_BIND4: u32 = 5;
+
+pub const VIGIL_POL_HOOK_BIND6: u32 = 6;
+
+pub const VIGIL_POL_HOOK_SENDMSG4: u32 = 7;
+
+pub const VIGIL_POL_HOOK_SENDMSG6: u32 = 8;
+
+pub const VIGIL_POL_HOOK_LSM_SQPOLL: u32 = 9;
+
+pub const VIGIL_POL_HOOK_LSM_CREDS: u32 = 10;
+
+pub const VIGIL_POL_HOOK_LSM_SOCKET: u32 = 11;
+
+/// vigil_pol_rule.flags
+/// Only SQPOLL rings (uring_sqpoll=1); with VIGIL_POL_F_CREATE also their creation.
+pub const VIGIL_POL_F_SQPOLL: u32 = 1;
+
+/// Only ops with a personality (uring_personality=1).
+pub const VIGIL_POL_F_PERSONALITY: u32 = 2;
+
+/// The rule forbids creating the ring (uring_sqpoll=1 without -S).
+pub const VIGIL_POL_F_CREATE: u32 = 4;
+
+/// Only rings that are not SQPOLL (uring_sqpoll=0).
+pub const VIGIL_POL_F_NOT_SQPOLL: u32 = 8;
+
+/// Only ops without a personality (uring_personality=0).
+pub const VIGIL_POL_F_NOT_PERSONALITY: u32 = 16;
+
+/// Socket ops of the rule are refused by the cgroup hooks instead of killing.
+pub const VIGIL_POL_F_CGROUP: u32 = 32;
+
+/// vigil_uring_conf.flags (VIGIL_CONF_F_TGID / VIGIL_CONF_F_UID as vigil_genconf).
+/// Policy: cgroup sock_addr hooks are attached (socket ops are prevented there).
+pub const VIGIL_UCONF_F_CGROUP: u32 = 256;
+
+/// Policy: LSM hooks are attached (creation and personalities are refused there).
+pub const VIGIL_UCONF_F_LSM: u32 = 512;
+
+/// Pseudo fields of policy conditions besides the kernel's AUDIT_* numbers.
+/// exe: value = inode, arg = kernel dev_t of the rule's executable.
+pub const VIGIL_POL_FIELD_EXE: u32 = 112;
+
+pub const VIGIL_POL_FIELD_CONTID: u32 = 1000;
+
+/// Credentials (kuid/kgid values).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Creds {
+    pub uid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub fsuid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub sgid: u32,
+    pub fsgid: u32,
+}
+
+impl Creds {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 32;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            uid: rd::u32(b, 0),
+            euid: rd::u32(b, 4),
+            suid: rd::u32(b, 8),
+            fsuid: rd::u32(b, 12),
+            gid: rd::u32(b, 16),
+            egid: rd::u32(b, 20),
+            sgid: rd::u32(b, 24),
+            fsgid: rd::u32(b, 28),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.uid.to_ne_bytes());
+        out.extend_from_slice(&self.euid.to_ne_bytes());
+        out.extend_from_slice(&self.suid.to_ne_bytes());
+        out.extend_from_slice(&self.fsuid.to_ne_bytes());
+        out.extend_from_slice(&self.gid.to_ne_bytes());
+        out.extend_from_slice(&self.egid.to_ne_bytes());
+        out.extend_from_slice(&self.sgid.to_ne_bytes());
+        out.extend_from_slice(&self.fsgid.to_ne_bytes());
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<Creds>() == 32);
+    assert!(core::mem::align_of::<Creds>() == 4);
+    assert!(core::mem::offset_of!(Creds, uid) == 0);
+    assert!(core::mem::offset_of!(Creds, euid) == 4);
+    assert!(core::mem::offset_of!(Creds, suid) == 8);
+    assert!(core::mem::offset_of!(Creds, fsuid) == 12);
+    assert!(core::mem::offset_of!(Creds, gid) == 16);
+    assert!(core::mem::offset_of!(Creds, egid) == 20);
+    assert!(core::mem::offset_of!(Creds, sgid) == 24);
+    assert!(core::mem::offset_of!(Creds, fsgid) == 28);
+};
+
+/// vigil_uring_rings value (key: the kernel's ring pointer, never sent to user space).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct UringRing {
+    /// vigil's ring id: 1, 2, ... in creation order (or first sight).
+    pub id: u64,
+    /// Creator's thread group and start time (pid reuse).
+    pub tgid: u32,
+    /// IORING_SETUP_*
+    pub setup_flags: u32,
+    pub start_boottime: u64,
+    /// Creator's uid.
+    pub uid: u32,
+    /// VIGIL_UOP_F_OWNER_KNOWN when recorded at io_uring_create.
+    pub flags: u32,
+}
+
+impl UringRing {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 32;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            id: rd::u64(b, 0),
+            tgid: rd::u32(b, 8),
+            setup_flags: rd::u32(b, 12),
+            start_boottime: rd::u64(b, 16),
+            uid: rd::u32(b, 24),
+            flags: rd::u32(b, 28),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.id.to_ne_bytes());
+        out.extend_from_slice(&self.tgid.to_ne_bytes());
+        out.extend_from_slice(&self.setup_flags.to_ne_bytes());
+        out.extend_from_slice(&self.start_boottime.to_ne_bytes());
+        out.extend_from_slice(&self.uid.to_ne_bytes());
+        out.extend_from_slice(&self.flags.to_ne_bytes());
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<UringRing>() == 32);
+    assert!(core::mem::align_of::<UringRing>() == 8);
+    assert!(core::mem::offset_of!(UringRing, id) == 0);
+    assert!(core::mem::offset_of!(UringRing, tgid) == 8);
+    assert!(core::mem::offset_of!(UringRing, setup_flags) == 12);
+    assert!(core::mem::offset_of!(UringRing, start_boottime) == 16);
+    assert!(core::mem::offset_of!(UringRing, uid) == 24);
+    assert!(core::mem::offset_of!(UringRing, flags) == 28);
+};
+
+/// An io_uring op at submit; items (vigil_item_hdr + payload) follow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct UringOp {
+    pub hdr: RecHdr,
+    /// vigil ring id (vigil_uring_ring.id).
+    pub ring: u64,
+    pub user_data: u64,
+    /// REQ_F_* at submit.
+    pub req_flags: u64,
+    /// OPENAT/OPENAT2: open_how.flags; MKDIRAT/OPENAT: mode in 'mode'.
+    pub open_flags: u64,
+    pub opcode: u32,
+    /// The SQE's fd (fixed-table index with VIGIL_UOP_F_FIXED_FILE), or CLOSE's fd; -1 none.
+    pub fd: i32,
+    /// dfd of path ops (AT_FDCWD = -100); RENAMEAT/LINKAT: old_dfd.
+    pub dfd: i32,
+    /// Init failure (VIGIL_UOP_F_INIT_FAILED): the negative errno.
+    pub error: i32,
+    pub mode: u32,
+    /// VIGIL_UOP_F_*
+    pub flags: u32,
+    /// VIGIL_URING_CTX_* of the submitting context.
+    pub ctx: u32,
+    /// Personality id (0: none or unknown).
+    pub personality: u32,
+    /// Ring creator's thread group (0: unknown).
+    pub ring_tgid: u32,
+    /// Policy rule that denied the op (VIGIL_UOP_F_DENIED).
+    pub deny_rule: u32,
+    pub nitems: u16,
+    pub pad0: u16,
+    pub pad1: u32,
+    /// Borrowed credentials (VIGIL_UOP_F_PERSONALITY).
+    pub creds: Creds,
+    /// The submitter; for SQPOLL rings the SQPOLL thread, whose thread group is the
+    /// creator's. comm is the thread group leader's when the submitter is an io thread.
+    pub task: Task,
+}
+
+impl UringOp {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 264;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            hdr: RecHdr::read(b.get(0..)?)?,
+            ring: rd::u64(b, 24),
+            user_data: rd::u64(b, 32),
+            req_flags: rd::u64(b, 40),
+            open_flags: rd::u64(b, 48),
+            opcode: rd::u32(b, 56),
+            fd: rd::i32(b, 60),
+            dfd: rd::i32(b, 64),
+            error: rd::i32(b, 68),
+            mode: rd::u32(b, 72),
+            flags: rd::u32(b, 76),
+            ctx: rd::u32(b, 80),
+            personality: rd::u32(b, 84),
+            ring_tgid: rd::u32(b, 88),
+            deny_rule: rd::u32(b, 92),
+            nitems: rd::u16(b, 96),
+            pad0: rd::u16(b, 98),
+            pad1: rd::u32(b, 100),
+            creds: Creds::read(b.get(104..)?)?,
+            task: Task::read(b.get(136..)?)?,
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        self.hdr.write(out);
+        out.extend_from_slice(&self.ring.to_ne_bytes());
+        out.extend_from_slice(&self.user_data.to_ne_bytes());
+        out.extend_from_slice(&self.req_flags.to_ne_bytes());
+        out.extend_from_slice(&self.open_flags.to_ne_bytes());
+        out.extend_from_slice(&self.opcode.to_ne_bytes());
+        out.extend_from_slice(&self.fd.to_ne_bytes());
+        out.extend_from_slice(&self.dfd.to_ne_bytes());
+        out.extend_from_slice(&self.error.to_ne_bytes());
+        out.extend_from_slice(&self.mode.to_ne_bytes());
+        out.extend_from_slice(&self.flags.to_ne_bytes());
+        out.extend_from_slice(&self.ctx.to_ne_bytes());
+        out.extend_from_slice(&self.personality.to_ne_bytes());
+        out.extend_from_slice(&self.ring_tgid.to_ne_bytes());
+        out.extend_from_slice(&self.deny_rule.to_ne_bytes());
+        out.extend_from_slice(&self.nitems.to_ne_bytes());
+        out.extend_from_slice(&self.pad0.to_ne_bytes());
+        out.extend_from_slice(&self.pad1.to_ne_bytes());
+        self.creds.write(out);
+        self.task.write(out);
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<UringOp>() == 264);
+    assert!(core::mem::align_of::<UringOp>() == 8);
+    assert!(core::mem::offset_of!(UringOp, hdr) == 0);
+    assert!(core::mem::offset_of!(UringOp, ring) == 24);
+    assert!(core::mem::offset_of!(UringOp, user_data) == 32);
+    assert!(core::mem::offset_of!(UringOp, req_flags) == 40);
+    assert!(core::mem::offset_of!(UringOp, open_flags) == 48);
+    assert!(core::mem::offset_of!(UringOp, opcode) == 56);
+    assert!(core::mem::offset_of!(UringOp, fd) == 60);
+    assert!(core::mem::offset_of!(UringOp, dfd) == 64);
+    assert!(core::mem::offset_of!(UringOp, error) == 68);
+    assert!(core::mem::offset_of!(UringOp, mode) == 72);
+    assert!(core::mem::offset_of!(UringOp, flags) == 76);
+    assert!(core::mem::offset_of!(UringOp, ctx) == 80);
+    assert!(core::mem::offset_of!(UringOp, personality) == 84);
+    assert!(core::mem::offset_of!(UringOp, ring_tgid) == 88);
+    assert!(core::mem::offset_of!(UringOp, deny_rule) == 92);
+    assert!(core::mem::offset_of!(UringOp, nitems) == 96);
+    assert!(core::mem::offset_of!(UringOp, pad0) == 98);
+    assert!(core::mem::offset_of!(UringOp, pad1) == 100);
+    assert!(core::mem::offset_of!(UringOp, creds) == 104);
+    assert!(core::mem::offset_of!(UringOp, task) == 136);
+};
+
+/// Completion of an op; hdr.event_id is the event_id of its SUBMIT record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct UringCqe {
+    pub hdr: RecHdr,
+    pub ring: u64,
+    pub user_data: u64,
+    pub res: i32,
+    pub cflags: u32,
+    /// VIGIL_URING_CTX_* of the context that posted the completion.
+    pub ctx: u32,
+    /// Thread that posted it.
+    pub tid: u32,
+    pub opcode: u32,
+    pub nitems: u16,
+    pub flags: u16,
+}
+
+impl UringCqe {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 64;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            hdr: RecHdr::read(b.get(0..)?)?,
+            ring: rd::u64(b, 24),
+            user_data: rd::u64(b, 32),
+            res: rd::i32(b, 40),
+            cflags: rd::u32(b, 44),
+            ctx: rd::u32(b, 48),
+            tid: rd::u32(b, 52),
+            opcode: rd::u32(b, 56),
+            nitems: rd::u16(b, 60),
+            flags: rd::u16(b, 62),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        self.hdr.write(out);
+        out.extend_from_slice(&self.ring.to_ne_bytes());
+        out.extend_from_slice(&self.user_data.to_ne_bytes());
+        out.extend_from_slice(&self.res.to_ne_bytes());
+        out.extend_from_slice(&self.cflags.to_ne_bytes());
+        out.extend_from_slice(&self.ctx.to_ne_bytes());
+        out.extend_from_slice(&self.tid.to_ne_bytes());
+        out.extend_from_slice(&self.opcode.to_ne_bytes());
+        out.extend_from_slice(&self.nitems.to_ne_bytes());
+        out.extend_from_slice(&self.flags.to_ne_bytes());
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<UringCqe>() == 64);
+    assert!(core::mem::align_of::<UringCqe>() == 8);
+    assert!(core::mem::offset_of!(UringCqe, hdr) == 0);
+    assert!(core::mem::offset_of!(UringCqe, ring) == 24);
+    assert!(core::mem::offset_of!(UringCqe, user_data) == 32);
+    assert!(core::mem::offset_of!(UringCqe, res) == 40);
+    assert!(core::mem::offset_of!(UringCqe, cflags) == 44);
+    assert!(core::mem::offset_of!(UringCqe, ctx) == 48);
+    assert!(core::mem::offset_of!(UringCqe, tid) == 52);
+    assert!(core::mem::offset_of!(UringCqe, opcode) == 56);
+    assert!(core::mem::offset_of!(UringCqe, nitems) == 60);
+    assert!(core::mem::offset_of!(UringCqe, flags) == 62);
+};
+
+/// A policy denial (VIGIL_KIND_URING_POLICY); items: EXE.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct UringDeny {
+    pub hdr: RecHdr,
+    pub ring: u64,
+    pub user_data: u64,
+    /// Index of the policy rule in the live policy.
+    pub rule: u32,
+    /// VIGIL_POL_WHAT_*
+    pub what: u32,
+    /// VIGIL_POL_HOW_*
+    pub how: u32,
+    /// VIGIL_POL_HOOK_*
+    pub hook: u32,
+    /// Opcode (VIGIL_URING_MAX_OPS for a ring creation).
+    pub opcode: u32,
+    /// bpf_send_signal's return value (VIGIL_POL_HOW_KILLED).
+    pub signal_ret: i32,
+    /// VIGIL_URING_CTX_* of the context the denial happened in.
+    pub ctx: u32,
+    /// Personality id (VIGIL_POL_WHAT_PERSONALITY).
+    pub personality: u32,
+    pub nitems: u16,
+    pub pad0: u16,
+    pub pad1: u32,
+    /// Borrowed credentials (VIGIL_POL_WHAT_PERSONALITY).
+    pub creds: Creds,
+    pub task: Task,
+}
+
+impl UringDeny {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 240;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            hdr: RecHdr::read(b.get(0..)?)?,
+            ring: rd::u64(b, 24),
+            user_data: rd::u64(b, 32),
+            rule: rd::u32(b, 40),
+            what: rd::u32(b, 44),
+            how: rd::u32(b, 48),
+            hook: rd::u32(b, 52),
+            opcode: rd::u32(b, 56),
+            signal_ret: rd::i32(b, 60),
+            ctx: rd::u32(b, 64),
+            personality: rd::u32(b, 68),
+            nitems: rd::u16(b, 72),
+            pad0: rd::u16(b, 74),
+            pad1: rd::u32(b, 76),
+            creds: Creds::read(b.get(80..)?)?,
+            task: Task::read(b.get(112..)?)?,
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        self.hdr.write(out);
+        out.extend_from_slice(&self.ring.to_ne_bytes());
+        out.extend_from_slice(&self.user_data.to_ne_bytes());
+        out.extend_from_slice(&self.rule.to_ne_bytes());
+        out.extend_from_slice(&self.what.to_ne_bytes());
+        out.extend_from_slice(&self.how.to_ne_bytes());
+        out.extend_from_slice(&self.hook.to_ne_bytes());
+        out.extend_from_slice(&self.opcode.to_ne_bytes());
+        out.extend_from_slice(&self.signal_ret.to_ne_bytes());
+        out.extend_from_slice(&self.ctx.to_ne_bytes());
+        out.extend_from_slice(&self.personality.to_ne_bytes());
+        out.extend_from_slice(&self.nitems.to_ne_bytes());
+        out.extend_from_slice(&self.pad0.to_ne_bytes());
+        out.extend_from_slice(&self.pad1.to_ne_bytes());
+        self.creds.write(out);
+        self.task.write(out);
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<UringDeny>() == 240);
+    assert!(core::mem::align_of::<UringDeny>() == 8);
+    assert!(core::mem::offset_of!(UringDeny, hdr) == 0);
+    assert!(core::mem::offset_of!(UringDeny, ring) == 24);
+    assert!(core::mem::offset_of!(UringDeny, user_data) == 32);
+    assert!(core::mem::offset_of!(UringDeny, rule) == 40);
+    assert!(core::mem::offset_of!(UringDeny, what) == 44);
+    assert!(core::mem::offset_of!(UringDeny, how) == 48);
+    assert!(core::mem::offset_of!(UringDeny, hook) == 52);
+    assert!(core::mem::offset_of!(UringDeny, opcode) == 56);
+    assert!(core::mem::offset_of!(UringDeny, signal_ret) == 60);
+    assert!(core::mem::offset_of!(UringDeny, ctx) == 64);
+    assert!(core::mem::offset_of!(UringDeny, personality) == 68);
+    assert!(core::mem::offset_of!(UringDeny, nitems) == 72);
+    assert!(core::mem::offset_of!(UringDeny, pad0) == 74);
+    assert!(core::mem::offset_of!(UringDeny, pad1) == 76);
+    assert!(core::mem::offset_of!(UringDeny, creds) == 80);
+    assert!(core::mem::offset_of!(UringDeny, task) == 112);
+};
+
+/// vigil_uring_opdesc\[opcode\]: how the op is captured (filled by the loader).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct UringOpdesc {
+    /// enum vigil_uring_class
+    pub class: u8,
+    /// VIGIL_UOPD_F_*
+    pub flags: u8,
+    pub pad0: u16,
+}
+
+impl UringOpdesc {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 4;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            class: rd::u8(b, 0),
+            flags: rd::u8(b, 1),
+            pad0: rd::u16(b, 2),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.class.to_ne_bytes());
+        out.extend_from_slice(&self.flags.to_ne_bytes());
+        out.extend_from_slice(&self.pad0.to_ne_bytes());
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<UringOpdesc>() == 4);
+    assert!(core::mem::align_of::<UringOpdesc>() == 2);
+    assert!(core::mem::offset_of!(UringOpdesc, class) == 0);
+    assert!(core::mem::offset_of!(UringOpdesc, flags) == 1);
+    assert!(core::mem::offset_of!(UringOpdesc, pad0) == 2);
+};
+
+/// vigil_uring_pending value (key: the kernel's request pointer), submit to completion.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct UringPending {
+    pub event_id: u64,
+    pub user_data: u64,
+    pub ring: u64,
+    /// Submit time (bpf_ktime_get_tai_ns): user space sweeps entries never completed.
+    pub tai_ns: u64,
+    pub opcode: u32,
+    /// VIGIL_UOP_F_* of the op.
+    pub flags: u32,
+}
+
+impl UringPending {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 40;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            event_id: rd::u64(b, 0),
+            user_data: rd::u64(b, 8),
+            ring: rd::u64(b, 16),
+            tai_ns: rd::u64(b, 24),
+            opcode: rd::u32(b, 32),
+            flags: rd::u32(b, 36),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.event_id.to_ne_bytes());
+        out.extend_from_slice(&self.user_data.to_ne_bytes());
+        out.extend_from_slice(&self.ring.to_ne_bytes());
+        out.extend_from_slice(&self.tai_ns.to_ne_bytes());
+        out.extend_from_slice(&self.opcode.to_ne_bytes());
+        out.extend_from_slice(&self.flags.to_ne_bytes());
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<UringPending>() == 40);
+    assert!(core::mem::align_of::<UringPending>() == 8);
+    assert!(core::mem::offset_of!(UringPending, event_id) == 0);
+    assert!(core::mem::offset_of!(UringPending, user_data) == 8);
+    assert!(core::mem::offset_of!(UringPending, ring) == 16);
+    assert!(core::mem::offset_of!(UringPending, tai_ns) == 24);
+    assert!(core::mem::offset_of!(UringPending, opcode) == 32);
+    assert!(core::mem::offset_of!(UringPending, flags) == 36);
+};
+
+/// vigil_uring_ctl\[0\]: live generation of vigil_uring_conf / vigil_pol_rules.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct UringCtl {
+    pub generation: u32,
+    pub flags: u32,
+}
+
+impl UringCtl {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 8;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            generation: rd::u32(b, 0),
+            flags: rd::u32(b, 4),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.generation.to_ne_bytes());
+        out.extend_from_slice(&self.flags.to_ne_bytes());
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<UringCtl>() == 8);
+    assert!(core::mem::align_of::<UringCtl>() == 4);
+    assert!(core::mem::offset_of!(UringCtl, generation) == 0);
+    assert!(core::mem::offset_of!(UringCtl, flags) == 4);
+};
+
+/// vigil_uring_conf\[gen\]: what to audit and the policy's summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct UringConf {
+    /// Audited opcodes (bit n: opcode n): the O(1) reject at submit.
+    pub ops: u64,
+    /// Opcodes whose completions may have a pending entry: ops of this and the previous
+    /// generation (an op submitted before a swap still completes after it).
+    pub join_ops: u64,
+    /// Opcodes a policy rule may deny at submit: rules without a ring or personality
+    /// condition; rules for ops with a personality; rules for ops on SQPOLL rings.
+    pub pol_ops: u64,
+    pub pol_pers_ops: u64,
+    pub pol_sqpoll_ops: u64,
+    /// Bitmask of rule sets reported for a match (interim filter).
+    pub rulesets: u64,
+    /// VIGIL_CONF_F_TGID / VIGIL_CONF_F_UID / VIGIL_UCONF_F_*
+    pub flags: u32,
+    pub tgid: u32,
+    pub uid: u32,
+    /// Policy rules in vigil_pol_rules for this generation.
+    pub npol: u32,
+    /// Some rule has VIGIL_POL_F_CREATE.
+    pub pol_create: u32,
+    pub pad0: u32,
+}
+
+impl UringConf {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 72;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            ops: rd::u64(b, 0),
+            join_ops: rd::u64(b, 8),
+            pol_ops: rd::u64(b, 16),
+            pol_pers_ops: rd::u64(b, 24),
+            pol_sqpoll_ops: rd::u64(b, 32),
+            rulesets: rd::u64(b, 40),
+            flags: rd::u32(b, 48),
+            tgid: rd::u32(b, 52),
+            uid: rd::u32(b, 56),
+            npol: rd::u32(b, 60),
+            pol_create: rd::u32(b, 64),
+            pad0: rd::u32(b, 68),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.ops.to_ne_bytes());
+        out.extend_from_slice(&self.join_ops.to_ne_bytes());
+        out.extend_from_slice(&self.pol_ops.to_ne_bytes());
+        out.extend_from_slice(&self.pol_pers_ops.to_ne_bytes());
+        out.extend_from_slice(&self.pol_sqpoll_ops.to_ne_bytes());
+        out.extend_from_slice(&self.rulesets.to_ne_bytes());
+        out.extend_from_slice(&self.flags.to_ne_bytes());
+        out.extend_from_slice(&self.tgid.to_ne_bytes());
+        out.extend_from_slice(&self.uid.to_ne_bytes());
+        out.extend_from_slice(&self.npol.to_ne_bytes());
+        out.extend_from_slice(&self.pol_create.to_ne_bytes());
+        out.extend_from_slice(&self.pad0.to_ne_bytes());
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<UringConf>() == 72);
+    assert!(core::mem::align_of::<UringConf>() == 8);
+    assert!(core::mem::offset_of!(UringConf, ops) == 0);
+    assert!(core::mem::offset_of!(UringConf, join_ops) == 8);
+    assert!(core::mem::offset_of!(UringConf, pol_ops) == 16);
+    assert!(core::mem::offset_of!(UringConf, pol_pers_ops) == 24);
+    assert!(core::mem::offset_of!(UringConf, pol_sqpoll_ops) == 32);
+    assert!(core::mem::offset_of!(UringConf, rulesets) == 40);
+    assert!(core::mem::offset_of!(UringConf, flags) == 48);
+    assert!(core::mem::offset_of!(UringConf, tgid) == 52);
+    assert!(core::mem::offset_of!(UringConf, uid) == 56);
+    assert!(core::mem::offset_of!(UringConf, npol) == 60);
+    assert!(core::mem::offset_of!(UringConf, pol_create) == 64);
+    assert!(core::mem::offset_of!(UringConf, pad0) == 68);
+};
+
+/// vigil_pol_rules\[gen * VIGIL_POL_MAX_RULES + i\]: one deny rule. Condition k is
+/// (field\[k\], op\[k\], arg\[k\], value\[k\]): field an AUDIT_* number or VIGIL_POL_FIELD_*, op in
+/// the kernel's internal order (eq ne bitmask bittest lt gt le ge).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct PolRule {
+    /// Opcodes it denies at submit (bit n: opcode n).
+    pub ops: u64,
+    /// VIGIL_POL_F_*
+    pub flags: u32,
+    pub nconds: u32,
+    pub value: [u64; VIGIL_POL_MAX_CONDS as usize],
+    pub arg: [u32; VIGIL_POL_MAX_CONDS as usize],
+    pub field: [u16; VIGIL_POL_MAX_CONDS as usize],
+    pub op: [u8; VIGIL_POL_MAX_CONDS as usize],
+}
+
+impl PolRule {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 136;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            ops: rd::u64(b, 0),
+            flags: rd::u32(b, 8),
+            nconds: rd::u32(b, 12),
+            value: rd::array(b, 16, rd::u64),
+            arg: rd::array(b, 80, rd::u32),
+            field: rd::array(b, 112, rd::u16),
+            op: rd::array(b, 128, rd::u8),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.ops.to_ne_bytes());
+        out.extend_from_slice(&self.flags.to_ne_bytes());
+        out.extend_from_slice(&self.nconds.to_ne_bytes());
+        for v in &self.value {
+            out.extend_from_slice(&v.to_ne_bytes());
+        }
+        for v in &self.arg {
+            out.extend_from_slice(&v.to_ne_bytes());
+        }
+        for v in &self.field {
+            out.extend_from_slice(&v.to_ne_bytes());
+        }
+        out.extend_from_slice(&self.op);
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<PolRule>() == 136);
+    assert!(core::mem::align_of::<PolRule>() == 8);
+    assert!(core::mem::offset_of!(PolRule, ops) == 0);
+    assert!(core::mem::offset_of!(PolRule, flags) == 8);
+    assert!(core::mem::offset_of!(PolRule, nconds) == 12);
+    assert!(core::mem::offset_of!(PolRule, value) == 16);
+    assert!(core::mem::offset_of!(PolRule, arg) == 80);
+    assert!(core::mem::offset_of!(PolRule, field) == 112);
+    assert!(core::mem::offset_of!(PolRule, op) == 128);
+};
+
+/// vigil_uring_percpu\[0\], per CPU: event sequence and counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct UringPercpu {
+    pub seq: u64,
+    pub counters: [u64; VIGIL_URING_NR_COUNTERS as usize],
+}
+
+impl UringPercpu {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 264;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            seq: rd::u64(b, 0),
+            counters: rd::array(b, 8, rd::u64),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.seq.to_ne_bytes());
+        for v in &self.counters {
+            out.extend_from_slice(&v.to_ne_bytes());
+        }
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<UringPercpu>() == 264);
+    assert!(core::mem::align_of::<UringPercpu>() == 8);
+    assert!(core::mem::offset_of!(UringPercpu, seq) == 0);
+    assert!(core::mem::offset_of!(UringPercpu, counters) == 8);
+};
+
+/// Per-CPU counters of the io_uring programs (vigil_uring_percpu.counters index). Item-level
+/// losses (record too big, truncated strings and walks, read faults) are counted by the shared
+/// item helpers in the io_uring instance's own vigil_percpu map (enum vigil_counter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u32)]
+pub enum UringCounter {
+    /// Submits that passed the opcode bitmaps (audit or policy).
+    Candidates = 0,
+    /// Candidates from an excluded thread group.
+    Excluded = 1,
+    /// Candidates the interim filter dropped.
+    Filtered = 2,
+    /// SUBMIT records written.
+    Emitted = 3,
+    /// COMPLETE records written.
+    Completed = 4,
+    /// SUBMIT records lost: ring buffer full.
+    DropSubmit = 5,
+    /// COMPLETE records lost: ring buffer full.
+    DropComplete = 6,
+    /// Pending map full: an op's completion cannot be joined (SUBMIT flagged NO_JOIN).
+    PendingFull = 7,
+    /// A completion whose pending entry belonged to another op (request reused).
+    PendingMismatch = 8,
+    /// Internal: scratch area missing.
+    NoScratch = 9,
+    /// Rings seen at io_uring_create.
+    RingsCreated = 10,
+    /// Rings first seen at submit (created before vigil was loaded).
+    RingsInferred = 11,
+    /// Ring map insert failed.
+    RingsFull = 12,
+    /// Policy: processes killed.
+    DenyKill = 13,
+    /// Policy: operations refused by a cgroup hook.
+    DenyPrevent = 14,
+    /// Policy: operations refused by an LSM hook.
+    DenyLsm = 15,
+    /// POLICY records lost: ring buffer full.
+    DropPolicy = 16,
+    /// Ops that failed in init (io_uring_req_failed).
+    InitFailed = 17,
+    /// bpf_send_signal refused.
+    KillFailed = 18,
+    /// Completions with a pending entry (joined).
+    Joined = 19,
+}
+
+impl UringCounter {
+    /// Every value, in header order.
+    pub const ALL: &'static [UringCounter] = &[
+        UringCounter::Candidates,
+        UringCounter::Excluded,
+        UringCounter::Filtered,
+        UringCounter::Emitted,
+        UringCounter::Completed,
+        UringCounter::DropSubmit,
+        UringCounter::DropComplete,
+        UringCounter::PendingFull,
+        UringCounter::PendingMismatch,
+        UringCounter::NoScratch,
+        UringCounter::RingsCreated,
+        UringCounter::RingsInferred,
+        UringCounter::RingsFull,
+        UringCounter::DenyKill,
+        UringCounter::DenyPrevent,
+        UringCounter::DenyLsm,
+        UringCounter::DropPolicy,
+        UringCounter::InitFailed,
+        UringCounter::KillFailed,
+        UringCounter::Joined,
+    ];
+
+    /// The C name of the value.
+    pub const fn c_name(self) -> &'static str {
+        match self {
+            UringCounter::Candidates => "VIGIL_UCNT_CANDIDATES",
+            UringCounter::Excluded => "VIGIL_UCNT_EXCLUDED",
+            UringCounter::Filtered => "VIGIL_UCNT_FILTERED",
+            UringCounter::Emitted => "VIGIL_UCNT_EMITTED",
+            UringCounter::Completed => "VIGIL_UCNT_COMPLETED",
+            UringCounter::DropSubmit => "VIGIL_UCNT_DROP_SUBMIT",
+            UringCounter::DropComplete => "VIGIL_UCNT_DROP_COMPLETE",
+            UringCounter::PendingFull => "VIGIL_UCNT_PENDING_FULL",
+            UringCounter::PendingMismatch => "VIGIL_UCNT_PENDING_MISMATCH",
+            UringCounter::NoScratch => "VIGIL_UCNT_NO_SCRATCH",
+            UringCounter::RingsCreated => "VIGIL_UCNT_RINGS_CREATED",
+            UringCounter::RingsInferred => "VIGIL_UCNT_RINGS_INFERRED",
+            UringCounter::RingsFull => "VIGIL_UCNT_RINGS_FULL",
+            UringCounter::DenyKill => "VIGIL_UCNT_DENY_KILL",
+            UringCounter::DenyPrevent => "VIGIL_UCNT_DENY_PREVENT",
+            UringCounter::DenyLsm => "VIGIL_UCNT_DENY_LSM",
+            UringCounter::DropPolicy => "VIGIL_UCNT_DROP_POLICY",
+            UringCounter::InitFailed => "VIGIL_UCNT_INIT_FAILED",
+            UringCounter::KillFailed => "VIGIL_UCNT_KILL_FAILED",
+            UringCounter::Joined => "VIGIL_UCNT_JOINED",
+        }
+    }
+}
+
+impl TryFrom<u32> for UringCounter {
+    type Error = UnknownValue;
+
+    fn try_from(v: u32) -> Result<Self, UnknownValue> {
+        match v {
+            0 => Ok(UringCounter::Candidates),
+            1 => Ok(UringCounter::Excluded),
+            2 => Ok(UringCounter::Filtered),
+            3 => Ok(UringCounter::Emitted),
+            4 => Ok(UringCounter::Completed),
+            5 => Ok(UringCounter::DropSubmit),
+            6 => Ok(UringCounter::DropComplete),
+            7 => Ok(UringCounter::PendingFull),
+            8 => Ok(UringCounter::PendingMismatch),
+            9 => Ok(UringCounter::NoScratch),
+            10 => Ok(UringCounter::RingsCreated),
+            11 => Ok(UringCounter::RingsInferred),
+            12 => Ok(UringCounter::RingsFull),
+            13 => Ok(UringCounter::DenyKill),
+            14 => Ok(UringCounter::DenyPrevent),
+            15 => Ok(UringCounter::DenyLsm),
+            16 => Ok(UringCounter::DropPolicy),
+            17 => Ok(UringCounter::InitFailed),
+            18 => Ok(UringCounter::KillFailed),
+            19 => Ok(UringCounter::Joined),
+            _ => Err(UnknownValue {
+                what: "vigil_uring_counter",
+                value: u64::from(v),
+            }),
+        }
+    }
+}
+
 /// Layout of every ABI struct as Rust lays it out (checked against BTF by a test).
 pub static STRUCT_LAYOUTS: &[StructLayout] = &[
     StructLayout {
@@ -2038,6 +3166,532 @@ pub static STRUCT_LAYOUTS: &[StructLayout] = &[
             },
         ],
     },
+    StructLayout {
+        c_name: "vigil_creds",
+        size: core::mem::size_of::<Creds>(),
+        fields: &[
+            FieldLayout {
+                name: "uid",
+                offset: core::mem::offset_of!(Creds, uid),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "euid",
+                offset: core::mem::offset_of!(Creds, euid),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "suid",
+                offset: core::mem::offset_of!(Creds, suid),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "fsuid",
+                offset: core::mem::offset_of!(Creds, fsuid),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "gid",
+                offset: core::mem::offset_of!(Creds, gid),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "egid",
+                offset: core::mem::offset_of!(Creds, egid),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "sgid",
+                offset: core::mem::offset_of!(Creds, sgid),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "fsgid",
+                offset: core::mem::offset_of!(Creds, fsgid),
+                size: core::mem::size_of::<u32>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_uring_ring",
+        size: core::mem::size_of::<UringRing>(),
+        fields: &[
+            FieldLayout {
+                name: "id",
+                offset: core::mem::offset_of!(UringRing, id),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "tgid",
+                offset: core::mem::offset_of!(UringRing, tgid),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "setup_flags",
+                offset: core::mem::offset_of!(UringRing, setup_flags),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "start_boottime",
+                offset: core::mem::offset_of!(UringRing, start_boottime),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "uid",
+                offset: core::mem::offset_of!(UringRing, uid),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "flags",
+                offset: core::mem::offset_of!(UringRing, flags),
+                size: core::mem::size_of::<u32>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_uring_op",
+        size: core::mem::size_of::<UringOp>(),
+        fields: &[
+            FieldLayout {
+                name: "hdr",
+                offset: core::mem::offset_of!(UringOp, hdr),
+                size: core::mem::size_of::<RecHdr>(),
+            },
+            FieldLayout {
+                name: "ring",
+                offset: core::mem::offset_of!(UringOp, ring),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "user_data",
+                offset: core::mem::offset_of!(UringOp, user_data),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "req_flags",
+                offset: core::mem::offset_of!(UringOp, req_flags),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "open_flags",
+                offset: core::mem::offset_of!(UringOp, open_flags),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "opcode",
+                offset: core::mem::offset_of!(UringOp, opcode),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "fd",
+                offset: core::mem::offset_of!(UringOp, fd),
+                size: core::mem::size_of::<i32>(),
+            },
+            FieldLayout {
+                name: "dfd",
+                offset: core::mem::offset_of!(UringOp, dfd),
+                size: core::mem::size_of::<i32>(),
+            },
+            FieldLayout {
+                name: "error",
+                offset: core::mem::offset_of!(UringOp, error),
+                size: core::mem::size_of::<i32>(),
+            },
+            FieldLayout {
+                name: "mode",
+                offset: core::mem::offset_of!(UringOp, mode),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "flags",
+                offset: core::mem::offset_of!(UringOp, flags),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "ctx",
+                offset: core::mem::offset_of!(UringOp, ctx),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "personality",
+                offset: core::mem::offset_of!(UringOp, personality),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "ring_tgid",
+                offset: core::mem::offset_of!(UringOp, ring_tgid),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "deny_rule",
+                offset: core::mem::offset_of!(UringOp, deny_rule),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "nitems",
+                offset: core::mem::offset_of!(UringOp, nitems),
+                size: core::mem::size_of::<u16>(),
+            },
+            FieldLayout {
+                name: "pad0",
+                offset: core::mem::offset_of!(UringOp, pad0),
+                size: core::mem::size_of::<u16>(),
+            },
+            FieldLayout {
+                name: "pad1",
+                offset: core::mem::offset_of!(UringOp, pad1),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "creds",
+                offset: core::mem::offset_of!(UringOp, creds),
+                size: core::mem::size_of::<Creds>(),
+            },
+            FieldLayout {
+                name: "task",
+                offset: core::mem::offset_of!(UringOp, task),
+                size: core::mem::size_of::<Task>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_uring_cqe",
+        size: core::mem::size_of::<UringCqe>(),
+        fields: &[
+            FieldLayout {
+                name: "hdr",
+                offset: core::mem::offset_of!(UringCqe, hdr),
+                size: core::mem::size_of::<RecHdr>(),
+            },
+            FieldLayout {
+                name: "ring",
+                offset: core::mem::offset_of!(UringCqe, ring),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "user_data",
+                offset: core::mem::offset_of!(UringCqe, user_data),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "res",
+                offset: core::mem::offset_of!(UringCqe, res),
+                size: core::mem::size_of::<i32>(),
+            },
+            FieldLayout {
+                name: "cflags",
+                offset: core::mem::offset_of!(UringCqe, cflags),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "ctx",
+                offset: core::mem::offset_of!(UringCqe, ctx),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "tid",
+                offset: core::mem::offset_of!(UringCqe, tid),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "opcode",
+                offset: core::mem::offset_of!(UringCqe, opcode),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "nitems",
+                offset: core::mem::offset_of!(UringCqe, nitems),
+                size: core::mem::size_of::<u16>(),
+            },
+            FieldLayout {
+                name: "flags",
+                offset: core::mem::offset_of!(UringCqe, flags),
+                size: core::mem::size_of::<u16>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_uring_deny",
+        size: core::mem::size_of::<UringDeny>(),
+        fields: &[
+            FieldLayout {
+                name: "hdr",
+                offset: core::mem::offset_of!(UringDeny, hdr),
+                size: core::mem::size_of::<RecHdr>(),
+            },
+            FieldLayout {
+                name: "ring",
+                offset: core::mem::offset_of!(UringDeny, ring),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "user_data",
+                offset: core::mem::offset_of!(UringDeny, user_data),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "rule",
+                offset: core::mem::offset_of!(UringDeny, rule),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "what",
+                offset: core::mem::offset_of!(UringDeny, what),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "how",
+                offset: core::mem::offset_of!(UringDeny, how),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "hook",
+                offset: core::mem::offset_of!(UringDeny, hook),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "opcode",
+                offset: core::mem::offset_of!(UringDeny, opcode),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "signal_ret",
+                offset: core::mem::offset_of!(UringDeny, signal_ret),
+                size: core::mem::size_of::<i32>(),
+            },
+            FieldLayout {
+                name: "ctx",
+                offset: core::mem::offset_of!(UringDeny, ctx),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "personality",
+                offset: core::mem::offset_of!(UringDeny, personality),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "nitems",
+                offset: core::mem::offset_of!(UringDeny, nitems),
+                size: core::mem::size_of::<u16>(),
+            },
+            FieldLayout {
+                name: "pad0",
+                offset: core::mem::offset_of!(UringDeny, pad0),
+                size: core::mem::size_of::<u16>(),
+            },
+            FieldLayout {
+                name: "pad1",
+                offset: core::mem::offset_of!(UringDeny, pad1),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "creds",
+                offset: core::mem::offset_of!(UringDeny, creds),
+                size: core::mem::size_of::<Creds>(),
+            },
+            FieldLayout {
+                name: "task",
+                offset: core::mem::offset_of!(UringDeny, task),
+                size: core::mem::size_of::<Task>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_uring_opdesc",
+        size: core::mem::size_of::<UringOpdesc>(),
+        fields: &[
+            FieldLayout {
+                name: "class",
+                offset: core::mem::offset_of!(UringOpdesc, class),
+                size: core::mem::size_of::<u8>(),
+            },
+            FieldLayout {
+                name: "flags",
+                offset: core::mem::offset_of!(UringOpdesc, flags),
+                size: core::mem::size_of::<u8>(),
+            },
+            FieldLayout {
+                name: "pad0",
+                offset: core::mem::offset_of!(UringOpdesc, pad0),
+                size: core::mem::size_of::<u16>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_uring_pending",
+        size: core::mem::size_of::<UringPending>(),
+        fields: &[
+            FieldLayout {
+                name: "event_id",
+                offset: core::mem::offset_of!(UringPending, event_id),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "user_data",
+                offset: core::mem::offset_of!(UringPending, user_data),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "ring",
+                offset: core::mem::offset_of!(UringPending, ring),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "tai_ns",
+                offset: core::mem::offset_of!(UringPending, tai_ns),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "opcode",
+                offset: core::mem::offset_of!(UringPending, opcode),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "flags",
+                offset: core::mem::offset_of!(UringPending, flags),
+                size: core::mem::size_of::<u32>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_uring_ctl",
+        size: core::mem::size_of::<UringCtl>(),
+        fields: &[
+            FieldLayout {
+                name: "generation",
+                offset: core::mem::offset_of!(UringCtl, generation),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "flags",
+                offset: core::mem::offset_of!(UringCtl, flags),
+                size: core::mem::size_of::<u32>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_uring_conf",
+        size: core::mem::size_of::<UringConf>(),
+        fields: &[
+            FieldLayout {
+                name: "ops",
+                offset: core::mem::offset_of!(UringConf, ops),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "join_ops",
+                offset: core::mem::offset_of!(UringConf, join_ops),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "pol_ops",
+                offset: core::mem::offset_of!(UringConf, pol_ops),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "pol_pers_ops",
+                offset: core::mem::offset_of!(UringConf, pol_pers_ops),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "pol_sqpoll_ops",
+                offset: core::mem::offset_of!(UringConf, pol_sqpoll_ops),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "rulesets",
+                offset: core::mem::offset_of!(UringConf, rulesets),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "flags",
+                offset: core::mem::offset_of!(UringConf, flags),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "tgid",
+                offset: core::mem::offset_of!(UringConf, tgid),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "uid",
+                offset: core::mem::offset_of!(UringConf, uid),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "npol",
+                offset: core::mem::offset_of!(UringConf, npol),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "pol_create",
+                offset: core::mem::offset_of!(UringConf, pol_create),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "pad0",
+                offset: core::mem::offset_of!(UringConf, pad0),
+                size: core::mem::size_of::<u32>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_pol_rule",
+        size: core::mem::size_of::<PolRule>(),
+        fields: &[
+            FieldLayout {
+                name: "ops",
+                offset: core::mem::offset_of!(PolRule, ops),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "flags",
+                offset: core::mem::offset_of!(PolRule, flags),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "nconds",
+                offset: core::mem::offset_of!(PolRule, nconds),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "value",
+                offset: core::mem::offset_of!(PolRule, value),
+                size: core::mem::size_of::<[u64; VIGIL_POL_MAX_CONDS as usize]>(),
+            },
+            FieldLayout {
+                name: "arg",
+                offset: core::mem::offset_of!(PolRule, arg),
+                size: core::mem::size_of::<[u32; VIGIL_POL_MAX_CONDS as usize]>(),
+            },
+            FieldLayout {
+                name: "field",
+                offset: core::mem::offset_of!(PolRule, field),
+                size: core::mem::size_of::<[u16; VIGIL_POL_MAX_CONDS as usize]>(),
+            },
+            FieldLayout {
+                name: "op",
+                offset: core::mem::offset_of!(PolRule, op),
+                size: core::mem::size_of::<[u8; VIGIL_POL_MAX_CONDS as usize]>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_uring_percpu",
+        size: core::mem::size_of::<UringPercpu>(),
+        fields: &[
+            FieldLayout {
+                name: "seq",
+                offset: core::mem::offset_of!(UringPercpu, seq),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "counters",
+                offset: core::mem::offset_of!(UringPercpu, counters),
+                size: core::mem::size_of::<[u64; VIGIL_URING_NR_COUNTERS as usize]>(),
+            },
+        ],
+    },
 ];
 
 /// Every ABI enum with its C entries and values.
@@ -2092,6 +3746,57 @@ pub static ENUM_LAYOUTS: &[EnumLayout] = &[
             ("VIGIL_CNT_BAD_NR", 13),
             ("VIGIL_CNT_UNDECIDED", 14),
             ("VIGIL_CNT_RULES_RUN", 15),
+        ],
+    },
+    EnumLayout {
+        c_name: "vigil_uring_kind",
+        values: &[
+            ("VIGIL_KIND_URING_SUBMIT", 100),
+            ("VIGIL_KIND_URING_COMPLETE", 101),
+            ("VIGIL_KIND_URING_POLICY", 102),
+        ],
+    },
+    EnumLayout {
+        c_name: "vigil_uring_class",
+        values: &[
+            ("VIGIL_UCLASS_NONE", 0),
+            ("VIGIL_UCLASS_OPEN", 1),
+            ("VIGIL_UCLASS_UNLINK", 2),
+            ("VIGIL_UCLASS_MKDIR", 3),
+            ("VIGIL_UCLASS_STATX", 4),
+            ("VIGIL_UCLASS_XATTR", 5),
+            ("VIGIL_UCLASS_RENAME", 6),
+            ("VIGIL_UCLASS_LINK", 7),
+            ("VIGIL_UCLASS_SOCKADDR", 8),
+            ("VIGIL_UCLASS_MSGHDR", 9),
+            ("VIGIL_UCLASS_CLOSE", 10),
+            ("VIGIL_UCLASS_ACCEPT", 11),
+            ("VIGIL_UCLASS_SOCKET", 12),
+        ],
+    },
+    EnumLayout {
+        c_name: "vigil_uring_counter",
+        values: &[
+            ("VIGIL_UCNT_CANDIDATES", 0),
+            ("VIGIL_UCNT_EXCLUDED", 1),
+            ("VIGIL_UCNT_FILTERED", 2),
+            ("VIGIL_UCNT_EMITTED", 3),
+            ("VIGIL_UCNT_COMPLETED", 4),
+            ("VIGIL_UCNT_DROP_SUBMIT", 5),
+            ("VIGIL_UCNT_DROP_COMPLETE", 6),
+            ("VIGIL_UCNT_PENDING_FULL", 7),
+            ("VIGIL_UCNT_PENDING_MISMATCH", 8),
+            ("VIGIL_UCNT_NO_SCRATCH", 9),
+            ("VIGIL_UCNT_RINGS_CREATED", 10),
+            ("VIGIL_UCNT_RINGS_INFERRED", 11),
+            ("VIGIL_UCNT_RINGS_FULL", 12),
+            ("VIGIL_UCNT_DENY_KILL", 13),
+            ("VIGIL_UCNT_DENY_PREVENT", 14),
+            ("VIGIL_UCNT_DENY_LSM", 15),
+            ("VIGIL_UCNT_DROP_POLICY", 16),
+            ("VIGIL_UCNT_INIT_FAILED", 17),
+            ("VIGIL_UCNT_KILL_FAILED", 18),
+            ("VIGIL_UCNT_JOINED", 19),
         ],
     },
 ];

@@ -9,5 +9,7 @@ const volatile __u32 vigil_abi_version = VIGIL_ABI_VERSION;
 #include "progs/syscall.c"
 #include "progs/probe.c"
 #include "progs/bench.c"
+#include "progs/uring.c"
+#include "progs/uring_policy.c"
 
 char LICENSE[] SEC("license") = "GPL";

@@ -8,6 +8,7 @@
 //! - [`convert`]: [`SyscallEvent`] to [`vigil_format::RawEvent`].
 //! - [`btf`]: a small BTF reader (the ABI layout test).
 //! - [`features`]: what this kernel allows.
+//! - [`uring`]: io_uring auditing and policy (own instance, ring buffer and loader).
 //! - [`rules`]: vigil-rules' compiled rule index into the BPF maps ([`Loader::apply_rules`]).
 //!
 //! Design: docs/design/bpf.md.
@@ -24,6 +25,7 @@ pub mod loader;
 pub mod object;
 pub mod reader;
 pub mod rules;
+pub mod uring;
 
 pub use counters::Counters;
 pub use decode::{DecodeError, DecodeStats, Decoder, SyscallEvent};

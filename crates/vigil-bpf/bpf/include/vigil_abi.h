@@ -420,5 +420,369 @@ struct vigil_percpu {
 	__u64 counters[VIGIL_NR_COUNTERS];
 };
 
+/* ==== io_uring (issue 5): record kinds 100-199, own maps and ring buffer ==== */
+
+/* io_uring opcodes are below this (one u64 bitmap). */
+#define VIGIL_URING_MAX_OPS 64
+/* Policy rules per generation, conditions per policy rule. */
+#define VIGIL_POL_MAX_RULES 32
+#define VIGIL_POL_MAX_CONDS 8
+#define VIGIL_URING_NR_COUNTERS 32
+
+/* Kind of a record in vigil_uring_events (vigil_rec_hdr.kind). */
+enum vigil_uring_kind {
+	/* An op as submitted (or failed at init): struct vigil_uring_op + items. */
+	VIGIL_KIND_URING_SUBMIT = 100,
+	/* Its completion: struct vigil_uring_cqe + items; hdr.event_id is the SUBMIT's. */
+	VIGIL_KIND_URING_COMPLETE = 101,
+	/* A policy denial: struct vigil_uring_deny + items (EXE). */
+	VIGIL_KIND_URING_POLICY = 102,
+};
+
+/* How an op's arguments are captured at submit (vigil_uring_opdesc.class). */
+enum vigil_uring_class {
+	VIGIL_UCLASS_NONE = 0,
+	/* io_open.filename (OPENAT, OPENAT2); file_slot: no new fd. */
+	VIGIL_UCLASS_OPEN = 1,
+	/* io_unlink.filename */
+	VIGIL_UCLASS_UNLINK = 2,
+	/* io_mkdir.filename */
+	VIGIL_UCLASS_MKDIR = 3,
+	/* io_statx.filename */
+	VIGIL_UCLASS_STATX = 4,
+	/* io_xattr.filename (SETXATTR, GETXATTR) */
+	VIGIL_UCLASS_XATTR = 5,
+	/* io_rename.oldpath, newpath */
+	VIGIL_UCLASS_RENAME = 6,
+	/* io_link.oldpath, newpath (LINKAT, SYMLINKAT) */
+	VIGIL_UCLASS_LINK = 7,
+	/* async_data is a bare sockaddr_storage (CONNECT, BIND on 6.18). */
+	VIGIL_UCLASS_SOCKADDR = 8,
+	/* async_data is a struct io_async_msghdr; msg_name set when an address was given. */
+	VIGIL_UCLASS_MSGHDR = 9,
+	/* io_close.fd: the file being closed, at submit. */
+	VIGIL_UCLASS_CLOSE = 10,
+	/* io_accept.file_slot */
+	VIGIL_UCLASS_ACCEPT = 11,
+	/* io_socket.file_slot */
+	VIGIL_UCLASS_SOCKET = 12,
+};
+
+/* vigil_uring_opdesc.flags */
+/* The op's file (req->file) at completion. */
+#define VIGIL_UOPD_F_FILE 1
+/* cqe res is a new fd: its file at completion (unless a fixed slot was asked for). */
+#define VIGIL_UOPD_F_NEWFD 2
+/* The new fd is a socket: its peer address at completion (ACCEPT). */
+#define VIGIL_UOPD_F_PEER 4
+/* A path op: the submitter's working directory. */
+#define VIGIL_UOPD_F_CWD 8
+
+/* Where code ran (vigil_uring_op.ctx, vigil_uring_cqe.ctx). */
+#define VIGIL_URING_CTX_INLINE 0
+#define VIGIL_URING_CTX_SQPOLL 1
+#define VIGIL_URING_CTX_IOWQ 2
+
+/* vigil_uring_op.flags */
+/* IOSQE_CQE_SKIP_SUCCESS: no completion is posted when the op succeeds. */
+#define VIGIL_UOP_F_CQE_SKIP 1
+/* The SQE named a personality: creds are the borrowed credentials. */
+#define VIGIL_UOP_F_PERSONALITY 2
+/* IOSQE_FIXED_FILE: fd is an index in the ring's file table. */
+#define VIGIL_UOP_F_FIXED_FILE 4
+/* The op failed in init (io_uring_req_failed); error holds the errno. */
+#define VIGIL_UOP_F_INIT_FAILED 8
+/* The ring was set up with IORING_SETUP_SQPOLL. */
+#define VIGIL_UOP_F_SQPOLL_RING 16
+/* The ring was created while vigil was loaded: ring_tgid is its creator. */
+#define VIGIL_UOP_F_OWNER_KNOWN 32
+/* The pending map was full: no completion will be joined to this op. */
+#define VIGIL_UOP_F_NO_JOIN 64
+/* The op carries IOSQE_ASYNC or was forced to io-wq by prep. */
+#define VIGIL_UOP_F_FORCE_ASYNC 128
+/* A policy rule killed the submitting process at this op. */
+#define VIGIL_UOP_F_DENIED 256
+/* The personality id was read from the SQE in the shared ring memory (user-writable). */
+#define VIGIL_UOP_F_PERS_ID_SQE 512
+/* A fixed file slot was asked for: cqe res is not an fd. */
+#define VIGIL_UOP_F_FILE_SLOT 1024
+
+/* vigil_uring_deny.what */
+#define VIGIL_POL_WHAT_SQPOLL 1
+#define VIGIL_POL_WHAT_PERSONALITY 2
+#define VIGIL_POL_WHAT_OP 3
+/* vigil_uring_deny.how */
+/* bpf_send_signal(SIGKILL) to the offending process. */
+#define VIGIL_POL_HOW_KILLED 1
+/* The operation was refused (EPERM) by a cgroup sock_addr hook. */
+#define VIGIL_POL_HOW_PREVENTED 2
+/* The operation was refused by a BPF LSM hook. */
+#define VIGIL_POL_HOW_LSM 3
+/* vigil_uring_deny.hook */
+#define VIGIL_POL_HOOK_CREATE 1
+#define VIGIL_POL_HOOK_SUBMIT 2
+#define VIGIL_POL_HOOK_CONNECT4 3
+#define VIGIL_POL_HOOK_CONNECT6 4
+#define VIGIL_POL_HOOK_BIND4 5
+#define VIGIL_POL_HOOK_BIND6 6
+#define VIGIL_POL_HOOK_SENDMSG4 7
+#define VIGIL_POL_HOOK_SENDMSG6 8
+#define VIGIL_POL_HOOK_LSM_SQPOLL 9
+#define VIGIL_POL_HOOK_LSM_CREDS 10
+#define VIGIL_POL_HOOK_LSM_SOCKET 11
+
+/* vigil_pol_rule.flags */
+/* Only SQPOLL rings (uring_sqpoll=1); with VIGIL_POL_F_CREATE also their creation. */
+#define VIGIL_POL_F_SQPOLL 1
+/* Only ops with a personality (uring_personality=1). */
+#define VIGIL_POL_F_PERSONALITY 2
+/* The rule forbids creating the ring (uring_sqpoll=1 without -S). */
+#define VIGIL_POL_F_CREATE 4
+/* Only rings that are not SQPOLL (uring_sqpoll=0). */
+#define VIGIL_POL_F_NOT_SQPOLL 8
+/* Only ops without a personality (uring_personality=0). */
+#define VIGIL_POL_F_NOT_PERSONALITY 16
+/* Socket ops of the rule are refused by the cgroup hooks instead of killing. */
+#define VIGIL_POL_F_CGROUP 32
+
+/* vigil_uring_conf.flags (VIGIL_CONF_F_TGID / VIGIL_CONF_F_UID as vigil_genconf). */
+/* Policy: cgroup sock_addr hooks are attached (socket ops are prevented there). */
+#define VIGIL_UCONF_F_CGROUP 256
+/* Policy: LSM hooks are attached (creation and personalities are refused there). */
+#define VIGIL_UCONF_F_LSM 512
+
+/* Pseudo fields of policy conditions besides the kernel's AUDIT_* numbers. */
+/* exe: value = inode, arg = kernel dev_t of the rule's executable. */
+#define VIGIL_POL_FIELD_EXE 112
+#define VIGIL_POL_FIELD_CONTID 1000
+
+/* Credentials (kuid/kgid values). */
+struct vigil_creds {
+	__u32 uid;
+	__u32 euid;
+	__u32 suid;
+	__u32 fsuid;
+	__u32 gid;
+	__u32 egid;
+	__u32 sgid;
+	__u32 fsgid;
+};
+
+/* vigil_uring_rings value (key: the kernel's ring pointer, never sent to user space). */
+struct vigil_uring_ring {
+	/* vigil's ring id: 1, 2, ... in creation order (or first sight). */
+	__u64 id;
+	/* Creator's thread group and start time (pid reuse). */
+	__u32 tgid;
+	/* IORING_SETUP_* */
+	__u32 setup_flags;
+	__u64 start_boottime;
+	/* Creator's uid. */
+	__u32 uid;
+	/* VIGIL_UOP_F_OWNER_KNOWN when recorded at io_uring_create. */
+	__u32 flags;
+};
+
+/* An io_uring op at submit; items (vigil_item_hdr + payload) follow. */
+struct vigil_uring_op {
+	struct vigil_rec_hdr hdr;
+	/* vigil ring id (vigil_uring_ring.id). */
+	__u64 ring;
+	__u64 user_data;
+	/* REQ_F_* at submit. */
+	__u64 req_flags;
+	/* OPENAT/OPENAT2: open_how.flags; MKDIRAT/OPENAT: mode in `mode`. */
+	__u64 open_flags;
+	__u32 opcode;
+	/* The SQE's fd (fixed-table index with VIGIL_UOP_F_FIXED_FILE), or CLOSE's fd; -1 none. */
+	__s32 fd;
+	/* dfd of path ops (AT_FDCWD = -100); RENAMEAT/LINKAT: old_dfd. */
+	__s32 dfd;
+	/* Init failure (VIGIL_UOP_F_INIT_FAILED): the negative errno. */
+	__s32 error;
+	__u32 mode;
+	/* VIGIL_UOP_F_* */
+	__u32 flags;
+	/* VIGIL_URING_CTX_* of the submitting context. */
+	__u32 ctx;
+	/* Personality id (0: none or unknown). */
+	__u32 personality;
+	/* Ring creator's thread group (0: unknown). */
+	__u32 ring_tgid;
+	/* Policy rule that denied the op (VIGIL_UOP_F_DENIED). */
+	__u32 deny_rule;
+	__u16 nitems;
+	__u16 pad0;
+	__u32 pad1;
+	/* Borrowed credentials (VIGIL_UOP_F_PERSONALITY). */
+	struct vigil_creds creds;
+	/* The submitter; for SQPOLL rings the SQPOLL thread, whose thread group is the
+	 * creator's. comm is the thread group leader's when the submitter is an io thread. */
+	struct vigil_task task;
+};
+
+/* Completion of an op; hdr.event_id is the event_id of its SUBMIT record. */
+struct vigil_uring_cqe {
+	struct vigil_rec_hdr hdr;
+	__u64 ring;
+	__u64 user_data;
+	__s32 res;
+	__u32 cflags;
+	/* VIGIL_URING_CTX_* of the context that posted the completion. */
+	__u32 ctx;
+	/* Thread that posted it. */
+	__u32 tid;
+	__u32 opcode;
+	__u16 nitems;
+	__u16 flags;
+};
+
+/* A policy denial (VIGIL_KIND_URING_POLICY); items: EXE. */
+struct vigil_uring_deny {
+	struct vigil_rec_hdr hdr;
+	__u64 ring;
+	__u64 user_data;
+	/* Index of the policy rule in the live policy. */
+	__u32 rule;
+	/* VIGIL_POL_WHAT_* */
+	__u32 what;
+	/* VIGIL_POL_HOW_* */
+	__u32 how;
+	/* VIGIL_POL_HOOK_* */
+	__u32 hook;
+	/* Opcode (VIGIL_URING_MAX_OPS for a ring creation). */
+	__u32 opcode;
+	/* bpf_send_signal's return value (VIGIL_POL_HOW_KILLED). */
+	__s32 signal_ret;
+	/* VIGIL_URING_CTX_* of the context the denial happened in. */
+	__u32 ctx;
+	/* Personality id (VIGIL_POL_WHAT_PERSONALITY). */
+	__u32 personality;
+	__u16 nitems;
+	__u16 pad0;
+	__u32 pad1;
+	/* Borrowed credentials (VIGIL_POL_WHAT_PERSONALITY). */
+	struct vigil_creds creds;
+	struct vigil_task task;
+};
+
+/* vigil_uring_opdesc[opcode]: how the op is captured (filled by the loader). */
+struct vigil_uring_opdesc {
+	/* enum vigil_uring_class */
+	__u8 class;
+	/* VIGIL_UOPD_F_* */
+	__u8 flags;
+	__u16 pad0;
+};
+
+/* vigil_uring_pending value (key: the kernel's request pointer), submit to completion. */
+struct vigil_uring_pending {
+	__u64 event_id;
+	__u64 user_data;
+	__u64 ring;
+	/* Submit time (bpf_ktime_get_tai_ns): user space sweeps entries never completed. */
+	__u64 tai_ns;
+	__u32 opcode;
+	/* VIGIL_UOP_F_* of the op. */
+	__u32 flags;
+};
+
+/* vigil_uring_ctl[0]: live generation of vigil_uring_conf / vigil_pol_rules. */
+struct vigil_uring_ctl {
+	__u32 generation;
+	__u32 flags;
+};
+
+/* vigil_uring_conf[gen]: what to audit and the policy's summary. */
+struct vigil_uring_conf {
+	/* Audited opcodes (bit n: opcode n): the O(1) reject at submit. */
+	__u64 ops;
+	/* Opcodes whose completions may have a pending entry: ops of this and the previous
+	 * generation (an op submitted before a swap still completes after it). */
+	__u64 join_ops;
+	/* Opcodes a policy rule may deny at submit: rules without a ring or personality
+	 * condition; rules for ops with a personality; rules for ops on SQPOLL rings. */
+	__u64 pol_ops;
+	__u64 pol_pers_ops;
+	__u64 pol_sqpoll_ops;
+	/* Bitmask of rule sets reported for a match (interim filter). */
+	__u64 rulesets;
+	/* VIGIL_CONF_F_TGID / VIGIL_CONF_F_UID / VIGIL_UCONF_F_* */
+	__u32 flags;
+	__u32 tgid;
+	__u32 uid;
+	/* Policy rules in vigil_pol_rules for this generation. */
+	__u32 npol;
+	/* Some rule has VIGIL_POL_F_CREATE. */
+	__u32 pol_create;
+	__u32 pad0;
+};
+
+/* vigil_pol_rules[gen * VIGIL_POL_MAX_RULES + i]: one deny rule. Condition k is
+ * (field[k], op[k], arg[k], value[k]): field an AUDIT_* number or VIGIL_POL_FIELD_*, op in
+ * the kernel's internal order (eq ne bitmask bittest lt gt le ge). */
+struct vigil_pol_rule {
+	/* Opcodes it denies at submit (bit n: opcode n). */
+	__u64 ops;
+	/* VIGIL_POL_F_* */
+	__u32 flags;
+	__u32 nconds;
+	__u64 value[VIGIL_POL_MAX_CONDS];
+	__u32 arg[VIGIL_POL_MAX_CONDS];
+	__u16 field[VIGIL_POL_MAX_CONDS];
+	__u8 op[VIGIL_POL_MAX_CONDS];
+};
+
+/* vigil_uring_percpu[0], per CPU: event sequence and counters. */
+struct vigil_uring_percpu {
+	__u64 seq;
+	__u64 counters[VIGIL_URING_NR_COUNTERS];
+};
+
+/* Per-CPU counters of the io_uring programs (vigil_uring_percpu.counters index). Item-level
+ * losses (record too big, truncated strings and walks, read faults) are counted by the shared
+ * item helpers in the io_uring instance's own vigil_percpu map (enum vigil_counter). */
+enum vigil_uring_counter {
+	/* Submits that passed the opcode bitmaps (audit or policy). */
+	VIGIL_UCNT_CANDIDATES = 0,
+	/* Candidates from an excluded thread group. */
+	VIGIL_UCNT_EXCLUDED = 1,
+	/* Candidates the interim filter dropped. */
+	VIGIL_UCNT_FILTERED = 2,
+	/* SUBMIT records written. */
+	VIGIL_UCNT_EMITTED = 3,
+	/* COMPLETE records written. */
+	VIGIL_UCNT_COMPLETED = 4,
+	/* SUBMIT records lost: ring buffer full. */
+	VIGIL_UCNT_DROP_SUBMIT = 5,
+	/* COMPLETE records lost: ring buffer full. */
+	VIGIL_UCNT_DROP_COMPLETE = 6,
+	/* Pending map full: an op's completion cannot be joined (SUBMIT flagged NO_JOIN). */
+	VIGIL_UCNT_PENDING_FULL = 7,
+	/* A completion whose pending entry belonged to another op (request reused). */
+	VIGIL_UCNT_PENDING_MISMATCH = 8,
+	/* Internal: scratch area missing. */
+	VIGIL_UCNT_NO_SCRATCH = 9,
+	/* Rings seen at io_uring_create. */
+	VIGIL_UCNT_RINGS_CREATED = 10,
+	/* Rings first seen at submit (created before vigil was loaded). */
+	VIGIL_UCNT_RINGS_INFERRED = 11,
+	/* Ring map insert failed. */
+	VIGIL_UCNT_RINGS_FULL = 12,
+	/* Policy: processes killed. */
+	VIGIL_UCNT_DENY_KILL = 13,
+	/* Policy: operations refused by a cgroup hook. */
+	VIGIL_UCNT_DENY_PREVENT = 14,
+	/* Policy: operations refused by an LSM hook. */
+	VIGIL_UCNT_DENY_LSM = 15,
+	/* POLICY records lost: ring buffer full. */
+	VIGIL_UCNT_DROP_POLICY = 16,
+	/* Ops that failed in init (io_uring_req_failed). */
+	VIGIL_UCNT_INIT_FAILED = 17,
+	/* bpf_send_signal refused. */
+	VIGIL_UCNT_KILL_FAILED = 18,
+	/* Completions with a pending entry (joined). */
+	VIGIL_UCNT_JOINED = 19,
+};
 
 #endif /* VIGIL_ABI_H */

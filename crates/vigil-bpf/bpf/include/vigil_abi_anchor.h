@@ -27,6 +27,20 @@ struct vigil_abi_anchor {
 	struct vigil_sysmask vigil_sysmask;
 	struct vigil_sysdesc vigil_sysdesc;
 	struct vigil_percpu vigil_percpu;
+	enum vigil_uring_kind vigil_uring_kind;
+	enum vigil_uring_class vigil_uring_class;
+	struct vigil_creds vigil_creds;
+	struct vigil_uring_ring vigil_uring_ring;
+	struct vigil_uring_op vigil_uring_op;
+	struct vigil_uring_cqe vigil_uring_cqe;
+	struct vigil_uring_deny vigil_uring_deny;
+	struct vigil_uring_opdesc vigil_uring_opdesc;
+	struct vigil_uring_pending vigil_uring_pending;
+	struct vigil_uring_ctl vigil_uring_ctl;
+	struct vigil_uring_conf vigil_uring_conf;
+	struct vigil_pol_rule vigil_pol_rule;
+	struct vigil_uring_percpu vigil_uring_percpu;
+	enum vigil_uring_counter vigil_uring_counter;
 };
 
 const volatile struct vigil_abi_anchor vigil_abi_anchor = {};
