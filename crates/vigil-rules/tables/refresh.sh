@@ -75,7 +75,7 @@ clang -w -o "$tmp/dump" "$tmp/dump.c" "$lib"
   echo "# Audit record (message) type names: number<TAB>NAME<TAB>origin."
   echo "# origin \"audit\": Debian auditd 3.0.9 libaudit audit_msg_type_to_name() (auditctl prints these names);"
   echo "# origin \"vigil\": record types vigil adds (auditctl prints their number). Regenerate with tables/refresh.sh."
-  { "$tmp/dump" msg; printf '1020\tCONTAINER_OP\tvigil\n'; } | sort -t"$(printf '\t')" -k1,1n
+  { "$tmp/dump" msg; printf '1020\tCONTAINER_OP\tvigil\n3000\tCONTAINER_ID\tvigil\n3001\tVIGIL_LOSS\tvigil\n3002\tVIGIL_POLICY\tvigil\n'; } | sort -t"$(printf '\t')" -k1,1n
 } > msgtypes.tsv
 {
   echo "# errno names: number<TAB>NAME (Debian auditd 3.0.9 libaudit audit_errno_to_name(); x86_64 Linux numbering)."
