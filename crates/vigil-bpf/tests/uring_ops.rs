@@ -34,7 +34,9 @@ fn run_mode(test: &str, mode: &str) {
     let got = collect(&mut kit.reader, Duration::from_secs(5), |o| {
         ops_of(o, pid).len() >= client_ops.len()
     });
-    kit.loader.apply(&Default::default()).expect("clear");
+    kit.loader
+        .apply(&vigil_bpf::uring::UringConfig::default())
+        .expect("clear");
     let evs = ops_of(&got, pid);
     let clock = Clock::now();
     let counters = kit.loader.counters().expect("counters");
@@ -95,10 +97,10 @@ fn run_mode(test: &str, mode: &str) {
             Some(client().as_os_str().as_encoded_bytes().to_vec()),
             "{mode} {op}: exe"
         );
-        let names = path_names(e, &clock);
+        let names = path_names(e, clock);
         match op {
             "mkdirat" | "statx" | "unlinkat" => {
-                assert_eq!(names, vec![line["path"].as_str().unwrap()], "{mode} {op}")
+                assert_eq!(names, vec![line["path"].as_str().unwrap()], "{mode} {op}");
             }
             "openat" => {
                 assert_eq!(names, vec![line["path"].as_str().unwrap()], "{mode} {op}");

@@ -416,8 +416,10 @@ impl UringLoader {
                 .ok_or_else(|| Error::Object(format!("no program {name}")))?
                 .try_into()
                 .map_err(prog_err(name))?;
+            // A BPF link (kernels >= 5.7) always coexists with other programs of the
+            // cgroup; the kernel wants link flags 0 (Single).
             let id = p
-                .attach(&fd, CgroupAttachMode::AllowMultiple)
+                .attach(&fd, CgroupAttachMode::Single)
                 .map_err(prog_err(name))?;
             self.cg_links.push((name, id));
         }

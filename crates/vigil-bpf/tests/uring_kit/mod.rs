@@ -123,7 +123,7 @@ pub fn collect(
     out
 }
 
-/// The ops of thread group `pid` (the client puts `pid << 32` in every user_data).
+/// The ops of thread group `pid` (the client puts `pid << 32` in every `user_data`).
 pub fn ops_of(out: &[UringOutput], pid: u32) -> Vec<&UringEvent> {
     out.iter()
         .filter_map(|o| match o {
@@ -146,8 +146,8 @@ pub fn opname(e: &UringEvent) -> &'static str {
     vigil_rules::tables::uring_op_name(e.submit.op.opcode).unwrap_or("?")
 }
 
-pub fn path_names(e: &UringEvent, clock: &Clock) -> Vec<String> {
-    convert::to_raw(e, clock)
+pub fn path_names(e: &UringEvent, clock: Clock) -> Vec<String> {
+    convert::to_raw(e, &clock)
         .paths
         .iter()
         .map(|p| {
@@ -198,4 +198,32 @@ pub fn ausearch(text: &str, args: &[&str]) -> vigil_testkit::ToolOutput {
     let log = dir.path().join("audit.log");
     std::fs::write(&log, text).expect("write log");
     vigil_testkit::ausearch(&log, args)
+}
+
+/// Deny rules from policy text (`-a deny,io_uring ...` lines), compiled for the maps.
+pub fn policy(text: &str) -> vigil_bpf::uring::CompiledPolicy {
+    let (rules, _) =
+        vigil_rules::policy::parse_policy(text, "test.policy", &vigil_rules::SystemHost)
+            .unwrap_or_else(|e| panic!("policy: {e}"));
+    vigil_bpf::uring::policy::compile(&rules, &vigil_bpf::uring::policy::resolve_exe)
+        .unwrap_or_else(|e| panic!("policy: {e}"))
+}
+
+/// One op through io_uring in this process: `mode` is plain, sqpoll or async.
+pub fn uring_op(mode: &str, entry: io_uring::squeue::Entry) -> i32 {
+    let mut b = io_uring::IoUring::<io_uring::squeue::Entry, io_uring::cqueue::Entry>::builder();
+    if mode == "sqpoll" {
+        b.setup_sqpoll(1000);
+    }
+    let mut ring = b.build(8).expect("io_uring");
+    let entry = if mode == "async" {
+        entry.flags(io_uring::squeue::Flags::ASYNC)
+    } else {
+        entry
+    };
+    // SAFETY: the buffers the entry points to outlive the wait below.
+    unsafe { ring.submission().push(&entry).expect("sq full") };
+    ring.submit_and_wait(1).expect("submit");
+    let cqe: io_uring::cqueue::Entry = ring.completion().next().expect("cqe");
+    cqe.result()
 }

@@ -141,5 +141,8 @@ fn bounds() {
 fn kernel_dev_encoding() {
     // st_dev 8:1 (new_encode_dev) -> kernel MKDEV(8, 1).
     assert_eq!(kernel_dev(libc::makedev(8, 1)), (8 << 20) | 1);
-    assert_eq!(kernel_dev(libc::makedev(259, 70_000)), (259 << 20) | 0x1_1170);
+    assert_eq!(
+        kernel_dev(libc::makedev(259, 70_000)),
+        (259 << 20) | 0x1_1170
+    );
 }
