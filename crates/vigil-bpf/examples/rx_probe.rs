@@ -1,7 +1,7 @@
 //! Dev probe: in-kernel cost per run of the `sys_exit` program (BPF run-time statistics) for
 //! getppid under: a filter naming other syscalls, the interim filter naming getppid for
 //! another pid, N compiled rules naming getppid that never match (N from argv).
-//! `cargo run --release -p vigil-bpf --example rx_probe -- 10 1000` (root).
+//! `cargo run --release -p vigil-bpf --example rx_probe -- 10 c10 1000` (root).
 use std::fmt::Write as _;
 
 use vigil_abi::{Counter, VIGIL_AUDIT_ARCH_X86_64};
@@ -24,6 +24,7 @@ fn measure(l: &Loader, what: &str) {
     );
 }
 
+#[allow(clippy::many_single_char_names)]
 fn main() {
     let _stats = aya::sys::enable_stats(aya::sys::Stats::RunTime).expect("BPF stats (root?)");
     let mut l = Loader::load(&LoadOptions {
@@ -43,10 +44,12 @@ fn main() {
         .expect("getppid");
     l.apply(&f).expect("apply");
     measure(&l, "interim filter reject");
-    for n in std::env::args()
-        .skip(1)
-        .filter_map(|s| s.parse::<usize>().ok())
-    {
+    // N: default placement; cN: every list with an = field goes to the index (crowded_list 0).
+    for arg in std::env::args().skip(1) {
+        let (crowded, n) = match arg.strip_prefix('c') {
+            Some(n) => (Some(0), n.parse::<usize>().expect("count")),
+            None => (None, arg.parse::<usize>().expect("count")),
+        };
         let mut t = String::new();
         for i in 0..n {
             let _ = writeln!(
@@ -56,8 +59,15 @@ fn main() {
             );
         }
         let rules = vigil_rules::parse_str(&t, "probe").expect("rules").rules;
-        let set = vigil_rules::compile::compile(&[rules]).expect("compile");
+        let set = match crowded {
+            Some(c) => vigil_rules::compile::compile_with(
+                &[rules],
+                &vigil_rules::compile::CompileOptions { crowded_list: c },
+            ),
+            None => vigil_rules::compile::compile(&[rules]),
+        }
+        .expect("compile");
         l.apply_rules(&set, false).expect("apply rules");
-        measure(&l, &format!("{n} compiled rules, never match"));
+        measure(&l, &format!("{arg}: {n} compiled rules, never match"));
     }
 }
