@@ -20,6 +20,9 @@ pub fn clang_args(out: &Path) -> Vec<String> {
     vec![
         "-O2".into(),
         "-g".into(),
+        // BTF line info records the compilation directory; "." keeps the object the same
+        // wherever the tree is checked out.
+        "-fdebug-compilation-dir=.".into(),
         "-target".into(),
         "bpf".into(),
         "-D__TARGET_ARCH_x86".into(),
