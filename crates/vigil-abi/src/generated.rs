@@ -405,6 +405,9 @@ pub const VIGIL_CONF_F_ALL_UNDECIDED: u32 = 8;
 /// Emit every candidate, wanted or not (tests: compare BPF with user space).
 pub const VIGIL_CONF_F_EMIT_ALL: u32 = 16;
 
+/// Syscalls in vigil_rx_umask\[gen\]\[arch\] are undecided (rules BPF cannot judge name them).
+pub const VIGIL_CONF_F_SOME_UNDECIDED: u32 = 32;
+
 /// Compiled rule index (vigil-rules' layout, docs/design/rule-index.md).
 pub const VIGIL_RX_NONE: u32 = 0xffffffff;
 

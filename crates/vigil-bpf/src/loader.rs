@@ -219,15 +219,7 @@ impl Loader {
             percpu: take(&mut ebpf, "vigil_percpu")?,
         };
         let ring = Some(take(&mut ebpf, "vigil_events")?);
-        let rx = RxMaps::new(
-            take(&mut ebpf, "vigil_rx_rules")?,
-            take(&mut ebpf, "vigil_rx_insns")?,
-            take(&mut ebpf, "vigil_rx_cands")?,
-            take(&mut ebpf, "vigil_rx_masks")?,
-            take(&mut ebpf, "vigil_rx_lists")?,
-            take(&mut ebpf, "vigil_rx_index")?,
-            caps,
-        );
+        let rx = RxMaps::take(&mut ebpf, caps)?;
 
         let lsm = Self::probe_lsm(&mut ebpf, btf.as_ref());
         let name = opts.hook.program();
@@ -345,11 +337,18 @@ impl Loader {
         }
         self.publish(next, &conf, &masks)?;
         self.filter = FilterSet::default();
-        self.rules_reason = crate::rules::all_undecided_reason(set);
+        self.rules_reason = crate::rules::all_undecided_reason(set).or_else(|| {
+            crate::rules::undecided_syscalls(set).map(|(why, m)| {
+                format!(
+                    "{why}: {} x86_64 syscalls judged in user space",
+                    m[0].count()
+                )
+            })
+        });
         Ok(())
     }
 
-    /// Why the live rule set is judged in user space, when it is.
+    /// Why (part of) the live rule set is judged in user space, when it is.
     pub fn undecided_reason(&self) -> Option<&str> {
         self.rules_reason.as_deref()
     }

@@ -1,18 +1,24 @@
 //! Writing vigil-rules' compiled rule index (`CompiledSet`, docs/design/rule-index.md) into
 //! one generation of the `vigil_rx_*` maps, and what BPF leaves to user space.
 //!
-//! BPF evaluates the exit table's first phase for the fields listed in `lib/rules.h`. When
-//! the set needs what BPF does not gather (the task or inode-phase tables, index fields like
-//! exe/dir/contid), every candidate is sent *undecided* and user space judges it with
-//! `CompiledSet::evaluate` (see [`crate::convert::to_event_input`]).
+//! BPF evaluates the exit table's first phase for the fields listed in `lib/rules.h`. What
+//! it cannot judge goes to user space *undecided*, to be judged with
+//! `CompiledSet::evaluate` (see [`crate::convert::to_event_input`]): every candidate when
+//! the task list has rules; the syscalls of watch rules (inode phase) and of exit rules
+//! indexed by exe/dir/contid; single rule sets whose candidate has such a condition.
 
 use aya::maps::{Array, HashMap, MapData};
 use vigil_abi::{
     Genconf, RxInsn, RxKey, RxList, RxRule, Sysmask, VIGIL_ARCH_IDX_I386, VIGIL_ARCH_IDX_X86_64,
     VIGIL_AUDIT_ARCH_I386, VIGIL_AUDIT_ARCH_X86_64, VIGIL_CONF_F_ALL_UNDECIDED, VIGIL_CONF_F_RULES,
-    VIGIL_MAX_RULESETS, VIGIL_MAX_SYSCALL, VIGIL_NR_ARCH, VIGIL_RX_TABLE_EXIT,
+    VIGIL_CONF_F_SOME_UNDECIDED, VIGIL_MAX_RULESETS, VIGIL_MAX_SYSCALL, VIGIL_NR_ARCH,
+    VIGIL_RX_TABLE_EXIT,
 };
-use vigil_rules::compile::layout::{ArchSlot, CompiledSet, IndexField, ListRef, TableKind};
+use vigil_rules::compile::classes::perm_syscalls;
+use vigil_rules::compile::layout::{
+    ArchSlot, CompiledSet, IndexField, ListRef, SyscallMask, TableKind, NONE, SEL_ANY,
+};
+use vigil_rules::tables::SYSCALL_CLASS_FIRST;
 
 use crate::error::{Error, Result};
 
@@ -62,34 +68,88 @@ const GATHERED: &[IndexField] = &[
 /// Why the whole set is left to user space, if it is.
 pub fn all_undecided_reason(set: &CompiledSet) -> Option<String> {
     let task = set.table(TableKind::Task);
-    if task.rules != 0 {
-        return Some(format!(
+    (task.rules != 0).then(|| {
+        format!(
             "{} task-list rules (task storage cache not yet in BPF)",
             task.rules
-        ));
-    }
+        )
+    })
+}
+
+/// The syscalls of rules BPF cannot judge (watches: the inode phase; exit rules indexed by
+/// a field BPF does not gather), per arch (`VIGIL_ARCH_IDX_*`), and why; `None` when there
+/// are none. Events of those syscalls go to user space undecided.
+pub fn undecided_syscalls(set: &CompiledSet) -> Option<(String, [SyscallMask; 2])> {
+    let gathered = GATHERED.iter().fold(0u64, |m, f| m | f.bit());
+    let mut masks = [SyscallMask::EMPTY, SyscallMask::EMPTY];
+    let mut why = Vec::new();
+    let archs = [VIGIL_AUDIT_ARCH_X86_64, VIGIL_AUDIT_ARCH_I386];
+    let add_rule = |id: u32, masks: &mut [SyscallMask; 2]| {
+        for (m, arch) in masks.iter_mut().zip(archs) {
+            m.union(&rule_mask(set, id, arch));
+        }
+    };
     let names = set.table(TableKind::Names);
     if names.rules != 0 {
-        return Some(format!(
-            "{} path/inode (watch) rules (inode phase not yet in BPF)",
-            names.rules
-        ));
+        why.push(format!("{} watch (path/inode) rules", names.rules));
+        for id in set.list(names.residual) {
+            add_rule(*id, &mut masks);
+        }
     }
-    let exit = set.table(TableKind::Exit);
-    let gathered = GATHERED.iter().fold(0u64, |m, f| m | f.bit());
-    let missing = (exit.index_any | exit.index_sel) & !gathered;
-    if missing != 0 {
+    let mut fields = 0u64;
+    for (k, l) in &set.index {
+        if k.table == TableKind::Names as u8 {
+            for id in set.list(*l) {
+                add_rule(*id, &mut masks);
+            }
+        } else if k.table == TableKind::Exit as u8 && (1u64 << k.field) & gathered == 0 {
+            fields |= 1 << k.field;
+            if k.sel == SEL_ANY {
+                for id in set.list(*l) {
+                    add_rule(*id, &mut masks);
+                }
+            } else {
+                for m in &mut masks {
+                    m.set(k.sel);
+                }
+            }
+        }
+    }
+    if fields != 0 {
         let names: Vec<String> = IndexField::ALL
             .iter()
-            .filter(|f| missing & f.bit() != 0)
+            .filter(|f| fields & f.bit() != 0)
             .map(|f| format!("{f:?}"))
             .collect();
-        return Some(format!(
-            "index on {} (not gathered in BPF)",
-            names.join(", ")
-        ));
+        why.push(format!("exit rules indexed by {}", names.join(", ")));
     }
-    None
+    (!why.is_empty()).then(|| (why.join("; "), masks))
+}
+
+/// Kernel `AUDIT_PERM` and `Audit_not_equal`.
+const FIELD_PERM: u16 = 106;
+const OP_NE: u8 = 1;
+
+/// The syscalls rule `id` can match on `arch`: its `-S` mask narrowed by its `perm=`
+/// conditions (a superset when `arch=` narrows it further: only costs, not results).
+fn rule_mask(set: &CompiledSet, id: u32, arch: u32) -> SyscallMask {
+    let Some(r) = set.rules.get(id as usize) else {
+        return SyscallMask::EMPTY;
+    };
+    let mut m = if r.mask == NONE {
+        SyscallMask::below(SYSCALL_CLASS_FIRST)
+    } else {
+        set.masks
+            .get(r.mask as usize)
+            .copied()
+            .unwrap_or(SyscallMask::EMPTY)
+    };
+    for insn in set.program(r) {
+        if insn.field == FIELD_PERM && insn.op != OP_NE {
+            m.intersect(&perm_syscalls(arch, insn.value as u32));
+        }
+    }
+    m
 }
 
 /// Typed handles of the rule-index maps.
@@ -99,6 +159,7 @@ pub(crate) struct RxMaps {
     pub cands: Array<MapData, [u8; 4]>,
     pub masks: Array<MapData, [u8; Sysmask::SIZE]>,
     pub lists: Array<MapData, [u8; RxList::SIZE]>,
+    pub umask: Array<MapData, [u8; Sysmask::SIZE]>,
     pub index: HashMap<MapData, [u8; RxKey::SIZE], [u8; RxList::SIZE]>,
     pub caps: RuleCaps,
     /// Per generation: keys written to `lists` and `index`, cleared before reuse.
@@ -143,26 +204,27 @@ fn slot_for(slots: &[ArchSlot], arch: u32) -> Option<&ArchSlot> {
 }
 
 impl RxMaps {
-    pub fn new(
-        rules: Array<MapData, [u8; RxRule::SIZE]>,
-        insns: Array<MapData, [u8; RxInsn::SIZE]>,
-        cands: Array<MapData, [u8; 4]>,
-        masks: Array<MapData, [u8; Sysmask::SIZE]>,
-        lists: Array<MapData, [u8; RxList::SIZE]>,
-        index: HashMap<MapData, [u8; RxKey::SIZE], [u8; RxList::SIZE]>,
-        caps: RuleCaps,
-    ) -> RxMaps {
-        RxMaps {
-            rules,
-            insns,
-            cands,
-            masks,
-            lists,
-            index,
+    /// Takes the rule-index maps out of the loaded object.
+    pub fn take(ebpf: &mut aya::Ebpf, caps: RuleCaps) -> Result<RxMaps> {
+        fn one<T>(ebpf: &mut aya::Ebpf, name: &'static str) -> Result<T>
+        where
+            T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
+        {
+            let map = ebpf.take_map(name).ok_or(Error::MissingMap(name))?;
+            T::try_from(map).map_err(map_err(name))
+        }
+        Ok(RxMaps {
+            rules: one(ebpf, "vigil_rx_rules")?,
+            insns: one(ebpf, "vigil_rx_insns")?,
+            cands: one(ebpf, "vigil_rx_cands")?,
+            masks: one(ebpf, "vigil_rx_masks")?,
+            lists: one(ebpf, "vigil_rx_lists")?,
+            umask: one(ebpf, "vigil_rx_umask")?,
+            index: one(ebpf, "vigil_rx_index")?,
             caps,
             written_lists: [Vec::new(), Vec::new()],
             written_index: [Vec::new(), Vec::new()],
-        }
+        })
     }
 
     /// Writes `set` into generation `gen` (not live); returns its genconf and per-arch
@@ -284,6 +346,18 @@ impl RxMaps {
         }
 
         let undecided = all_undecided_reason(set);
+        let some = undecided_syscalls(set);
+        for (idx, m) in some
+            .as_ref()
+            .map_or([SyscallMask::EMPTY; 2], |s| s.1)
+            .iter()
+            .enumerate()
+        {
+            let v = Sysmask { bits: m.words };
+            self.umask
+                .set(gen * VIGIL_NR_ARCH + idx as u32, enc(|o| v.write(o)), 0)
+                .map_err(map_err("vigil_rx_umask"))?;
+        }
         if set.table(TableKind::Task).rules != 0 {
             // A task-list `always` rule wants every syscall of its tasks.
             for b in &mut bitmaps {
@@ -294,6 +368,11 @@ impl RxMaps {
             flags: VIGIL_CONF_F_RULES
                 | if undecided.is_some() {
                     VIGIL_CONF_F_ALL_UNDECIDED
+                } else {
+                    0
+                }
+                | if some.is_some() {
+                    VIGIL_CONF_F_SOME_UNDECIDED
                 } else {
                     0
                 },

@@ -39,7 +39,24 @@ fn collect(reader: &mut vigil_bpf::EventReader, pid: u32) -> Vec<SyscallEvent> {
 
 #[test]
 fn bpf_verdicts_agree_with_user_space() {
-    let Some(mut kit) = common::kit("bpf_verdicts_agree_with_user_space") else {
+    differential("bpf_verdicts_agree_with_user_space", None);
+}
+
+/// Watches (`-w DIR`, `-w FILE`: judged in user space) leave their syscalls undecided (a
+/// file watch every rule set, being the kernel's inode phase); the rest is judged in BPF.
+#[test]
+fn watch_syscalls_go_to_user_space() {
+    differential(
+        "watch_syscalls_go_to_user_space",
+        Some(
+            "-w DIR -p wa -k rs3-dir\n-w DIR/a2 -p wa -k rs3-file\n\
+             -a always,exit -F arch=b64 -S chdir -F pid=PID -k rs3-cd\n",
+        ),
+    );
+}
+
+fn differential(test: &str, extra: Option<&str>) {
+    let Some(mut kit) = common::kit(test) else {
         return;
     };
     let mut rules_loader = Loader::load(&LoadOptions::default()).expect("second loader");
@@ -54,8 +71,9 @@ fn bpf_verdicts_agree_with_user_space() {
     let sub = |t: &str| {
         t.replace("PID", &pid.to_string())
             .replace("ME", &me.to_string())
+            .replace("DIR", &d)
     };
-    let sets = vec![
+    let mut sets = vec![
         ruleset(&sub(
             "-a never,exit -F arch=b64 -S openat -F pid=PID -F success=0\n\
              -a always,exit -F arch=b64 -S open,openat,creat -F pid=PID -k rs0-open\n\
@@ -74,15 +92,21 @@ fn bpf_verdicts_agree_with_user_space() {
             "-a always,exit -F arch=b64 -S unlink -F dir=/tmp -F pid=PID -k rs2-dir\n",
         )),
     ];
+    if let Some(x) = extra {
+        sets.push(ruleset(&sub(x)));
+    }
     let compiled = compile(&sets).expect("compile");
     rules_loader
         .apply_rules(&compiled, false)
         .expect("apply rules");
-    assert_eq!(
-        rules_loader.undecided_reason(),
-        None,
-        "this set is judged in BPF"
-    );
+    if extra.is_some() {
+        let why = rules_loader
+            .undecided_reason()
+            .expect("the watch is user space's");
+        assert!(why.contains("watch"), "{why}");
+    } else {
+        assert_eq!(rules_loader.undecided_reason(), None, "judged in BPF");
+    }
 
     // The complete list: every syscall the child makes.
     let mut all = FilterSet {
@@ -156,6 +180,15 @@ fn bpf_verdicts_agree_with_user_space() {
             }
         }
     }
+    for j in &judged {
+        eprintln!(
+            "  {} ret={} rulesets={:#x} undecided={:#x}",
+            vigil_rules::tables::syscall_name(j.arch, j.nr).unwrap_or("?"),
+            j.ret,
+            j.rulesets,
+            j.undecided
+        );
+    }
     eprintln!(
         "{} syscalls, {} judged events, {wanted_total} wanted, {undecided_total} undecided; {d}",
         complete.len(),
@@ -173,4 +206,21 @@ fn bpf_verdicts_agree_with_user_space() {
         undecided_total >= 1,
         "the dir= rule never left an event undecided"
     );
+    if extra.is_some() {
+        // chdir is not a write/attribute syscall: judged in BPF (rs3-cd) despite the watch.
+        let cd = judged
+            .iter()
+            .find(|e| e.nr == common::nr("chdir"))
+            .expect("chdir");
+        assert_eq!(cd.undecided, 0, "chdir left to user space");
+        assert_eq!(cd.rulesets, 1 << 3);
+        let rename = judged
+            .iter()
+            .find(|e| e.nr == common::nr("rename"))
+            .expect("rename");
+        assert_eq!(
+            rename.undecided, 0b1111,
+            "rename under the watch decided in BPF"
+        );
+    }
 }

@@ -177,6 +177,8 @@ enum vigil_counter {
 #define VIGIL_CONF_F_ALL_UNDECIDED 8
 /* Emit every candidate, wanted or not (tests: compare BPF with user space). */
 #define VIGIL_CONF_F_EMIT_ALL 16
+/* Syscalls in vigil_rx_umask[gen][arch] are undecided (rules BPF cannot judge name them). */
+#define VIGIL_CONF_F_SOME_UNDECIDED 32
 
 /* Compiled rule index (vigil-rules' layout, docs/design/rule-index.md). */
 #define VIGIL_RX_NONE 0xffffffff

@@ -139,6 +139,14 @@ struct {
 	__type(value, struct vigil_rx_list);
 } vigil_rx_lists SEC(".maps");
 
+/* Per generation and arch: syscalls left undecided to user space (watches, exe, dir, ...). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_NR_GEN * VIGIL_NR_ARCH);
+	__type(key, __u32);
+	__type(value, struct vigil_sysmask);
+} vigil_rx_umask SEC(".maps");
+
 /* The index buckets (both generations; the key carries the generation). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

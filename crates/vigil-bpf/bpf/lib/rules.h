@@ -466,6 +466,16 @@ static __always_inline void rx_judge(struct vigil_scratch *s, struct vigil_task 
 		st->undecided = all;
 		return;
 	}
+	if (conf->flags & VIGIL_CONF_F_SOME_UNDECIDED) {
+		struct vigil_sysmask *um;
+
+		key = gen * VIGIL_NR_ARCH + arch;
+		um = bpf_map_lookup_elem(&vigil_rx_umask, &key);
+		if (!um || ((um->bits[(nr >> 6) & (VIGIL_SYSMASK_WORDS - 1)] >> (nr & 63)) & 1)) {
+			st->undecided = all;
+			return;
+		}
+	}
 
 	key = (gen * VIGIL_NR_ARCH + arch) * VIGIL_MAX_SYSCALL + nr;
 	rx_push(st, bpf_map_lookup_elem(&vigil_rx_lists, &key));
