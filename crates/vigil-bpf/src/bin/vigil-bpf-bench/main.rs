@@ -7,6 +7,7 @@
 //! Each cell is the best batch of `calls` calls; rounds interleave the scenarios so that
 //! machine noise hits them alike; the table gives the minimum and the median over rounds.
 
+mod hold;
 mod ops;
 mod scenario;
 
@@ -85,6 +86,9 @@ fn median(v: &mut [f64]) -> f64 {
 
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--hold") {
+        return hold::run(&args[1..]);
+    }
     let a = parse_args(&args)?;
     if cfg!(debug_assertions) {
         eprintln!("warning: debug build; use `cargo xtask bench` (release)");
