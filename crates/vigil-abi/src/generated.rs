@@ -1909,6 +1909,12 @@ const _: () = {
     assert!(core::mem::offset_of!(UringOp, task) == 136);
 };
 
+/// vigil_uring_cqe.vflags
+/// Item 0 (the op's file, req->file) carries its inode facts but no PATH_FULL: the path went
+/// with an earlier completion of the same file_ref, inode and thread group (user space keeps
+/// it).
+pub const VIGIL_UCQE_F_PATH_CACHED: u32 = 1;
+
 /// Completion of an op; hdr.event_id is the event_id of its SUBMIT record.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
@@ -1916,6 +1922,8 @@ pub struct UringCqe {
     pub hdr: RecHdr,
     pub ring: u64,
     pub user_data: u64,
+    /// Opaque id of the op's file (item 0), for VIGIL_UCQE_F_PATH_CACHED; 0 for none.
+    pub file_ref: u64,
     pub res: i32,
     pub cflags: u32,
     /// VIGIL_URING_CTX_* of the context that posted the completion.
@@ -1923,13 +1931,16 @@ pub struct UringCqe {
     /// Thread that posted it.
     pub tid: u32,
     pub opcode: u32,
+    /// VIGIL_UCQE_F_*
+    pub vflags: u32,
     pub nitems: u16,
     pub flags: u16,
+    pub pad0: u32,
 }
 
 impl UringCqe {
     /// Size in bytes, as in C.
-    pub const SIZE: usize = 64;
+    pub const SIZE: usize = 80;
 
     /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
     pub fn read(b: &[u8]) -> Option<Self> {
@@ -1938,13 +1949,16 @@ impl UringCqe {
             hdr: RecHdr::read(b.get(0..)?)?,
             ring: rd::u64(b, 24),
             user_data: rd::u64(b, 32),
-            res: rd::i32(b, 40),
-            cflags: rd::u32(b, 44),
-            ctx: rd::u32(b, 48),
-            tid: rd::u32(b, 52),
-            opcode: rd::u32(b, 56),
-            nitems: rd::u16(b, 60),
-            flags: rd::u16(b, 62),
+            file_ref: rd::u64(b, 40),
+            res: rd::i32(b, 48),
+            cflags: rd::u32(b, 52),
+            ctx: rd::u32(b, 56),
+            tid: rd::u32(b, 60),
+            opcode: rd::u32(b, 64),
+            vflags: rd::u32(b, 68),
+            nitems: rd::u16(b, 72),
+            flags: rd::u16(b, 74),
+            pad0: rd::u32(b, 76),
         })
     }
 
@@ -1953,29 +1967,35 @@ impl UringCqe {
         self.hdr.write(out);
         out.extend_from_slice(&self.ring.to_ne_bytes());
         out.extend_from_slice(&self.user_data.to_ne_bytes());
+        out.extend_from_slice(&self.file_ref.to_ne_bytes());
         out.extend_from_slice(&self.res.to_ne_bytes());
         out.extend_from_slice(&self.cflags.to_ne_bytes());
         out.extend_from_slice(&self.ctx.to_ne_bytes());
         out.extend_from_slice(&self.tid.to_ne_bytes());
         out.extend_from_slice(&self.opcode.to_ne_bytes());
+        out.extend_from_slice(&self.vflags.to_ne_bytes());
         out.extend_from_slice(&self.nitems.to_ne_bytes());
         out.extend_from_slice(&self.flags.to_ne_bytes());
+        out.extend_from_slice(&self.pad0.to_ne_bytes());
     }
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<UringCqe>() == 64);
+    assert!(core::mem::size_of::<UringCqe>() == 80);
     assert!(core::mem::align_of::<UringCqe>() == 8);
     assert!(core::mem::offset_of!(UringCqe, hdr) == 0);
     assert!(core::mem::offset_of!(UringCqe, ring) == 24);
     assert!(core::mem::offset_of!(UringCqe, user_data) == 32);
-    assert!(core::mem::offset_of!(UringCqe, res) == 40);
-    assert!(core::mem::offset_of!(UringCqe, cflags) == 44);
-    assert!(core::mem::offset_of!(UringCqe, ctx) == 48);
-    assert!(core::mem::offset_of!(UringCqe, tid) == 52);
-    assert!(core::mem::offset_of!(UringCqe, opcode) == 56);
-    assert!(core::mem::offset_of!(UringCqe, nitems) == 60);
-    assert!(core::mem::offset_of!(UringCqe, flags) == 62);
+    assert!(core::mem::offset_of!(UringCqe, file_ref) == 40);
+    assert!(core::mem::offset_of!(UringCqe, res) == 48);
+    assert!(core::mem::offset_of!(UringCqe, cflags) == 52);
+    assert!(core::mem::offset_of!(UringCqe, ctx) == 56);
+    assert!(core::mem::offset_of!(UringCqe, tid) == 60);
+    assert!(core::mem::offset_of!(UringCqe, opcode) == 64);
+    assert!(core::mem::offset_of!(UringCqe, vflags) == 68);
+    assert!(core::mem::offset_of!(UringCqe, nitems) == 72);
+    assert!(core::mem::offset_of!(UringCqe, flags) == 74);
+    assert!(core::mem::offset_of!(UringCqe, pad0) == 76);
 };
 
 /// A policy denial (VIGIL_KIND_URING_POLICY); items: EXE.
@@ -2216,6 +2236,8 @@ pub struct UringConf {
     /// Opcodes whose completions may have a pending entry: ops of this and the previous
     /// generation (an op submitted before a swap still completes after it).
     pub join_ops: u64,
+    /// Opcodes the submit program looks at: ops and every pol_*ops (its O(1) reject).
+    pub submit_ops: u64,
     /// Opcodes a policy rule may deny at submit: rules without a ring or personality
     /// condition; rules for ops with a personality; rules for ops on SQPOLL rings.
     pub pol_ops: u64,
@@ -2236,7 +2258,7 @@ pub struct UringConf {
 
 impl UringConf {
     /// Size in bytes, as in C.
-    pub const SIZE: usize = 72;
+    pub const SIZE: usize = 80;
 
     /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
     pub fn read(b: &[u8]) -> Option<Self> {
@@ -2244,16 +2266,17 @@ impl UringConf {
         Some(Self {
             ops: rd::u64(b, 0),
             join_ops: rd::u64(b, 8),
-            pol_ops: rd::u64(b, 16),
-            pol_pers_ops: rd::u64(b, 24),
-            pol_sqpoll_ops: rd::u64(b, 32),
-            rulesets: rd::u64(b, 40),
-            flags: rd::u32(b, 48),
-            tgid: rd::u32(b, 52),
-            uid: rd::u32(b, 56),
-            npol: rd::u32(b, 60),
-            pol_create: rd::u32(b, 64),
-            pad0: rd::u32(b, 68),
+            submit_ops: rd::u64(b, 16),
+            pol_ops: rd::u64(b, 24),
+            pol_pers_ops: rd::u64(b, 32),
+            pol_sqpoll_ops: rd::u64(b, 40),
+            rulesets: rd::u64(b, 48),
+            flags: rd::u32(b, 56),
+            tgid: rd::u32(b, 60),
+            uid: rd::u32(b, 64),
+            npol: rd::u32(b, 68),
+            pol_create: rd::u32(b, 72),
+            pad0: rd::u32(b, 76),
         })
     }
 
@@ -2261,6 +2284,7 @@ impl UringConf {
     pub fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.ops.to_ne_bytes());
         out.extend_from_slice(&self.join_ops.to_ne_bytes());
+        out.extend_from_slice(&self.submit_ops.to_ne_bytes());
         out.extend_from_slice(&self.pol_ops.to_ne_bytes());
         out.extend_from_slice(&self.pol_pers_ops.to_ne_bytes());
         out.extend_from_slice(&self.pol_sqpoll_ops.to_ne_bytes());
@@ -2275,20 +2299,21 @@ impl UringConf {
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<UringConf>() == 72);
+    assert!(core::mem::size_of::<UringConf>() == 80);
     assert!(core::mem::align_of::<UringConf>() == 8);
     assert!(core::mem::offset_of!(UringConf, ops) == 0);
     assert!(core::mem::offset_of!(UringConf, join_ops) == 8);
-    assert!(core::mem::offset_of!(UringConf, pol_ops) == 16);
-    assert!(core::mem::offset_of!(UringConf, pol_pers_ops) == 24);
-    assert!(core::mem::offset_of!(UringConf, pol_sqpoll_ops) == 32);
-    assert!(core::mem::offset_of!(UringConf, rulesets) == 40);
-    assert!(core::mem::offset_of!(UringConf, flags) == 48);
-    assert!(core::mem::offset_of!(UringConf, tgid) == 52);
-    assert!(core::mem::offset_of!(UringConf, uid) == 56);
-    assert!(core::mem::offset_of!(UringConf, npol) == 60);
-    assert!(core::mem::offset_of!(UringConf, pol_create) == 64);
-    assert!(core::mem::offset_of!(UringConf, pad0) == 68);
+    assert!(core::mem::offset_of!(UringConf, submit_ops) == 16);
+    assert!(core::mem::offset_of!(UringConf, pol_ops) == 24);
+    assert!(core::mem::offset_of!(UringConf, pol_pers_ops) == 32);
+    assert!(core::mem::offset_of!(UringConf, pol_sqpoll_ops) == 40);
+    assert!(core::mem::offset_of!(UringConf, rulesets) == 48);
+    assert!(core::mem::offset_of!(UringConf, flags) == 56);
+    assert!(core::mem::offset_of!(UringConf, tgid) == 60);
+    assert!(core::mem::offset_of!(UringConf, uid) == 64);
+    assert!(core::mem::offset_of!(UringConf, npol) == 68);
+    assert!(core::mem::offset_of!(UringConf, pol_create) == 72);
+    assert!(core::mem::offset_of!(UringConf, pad0) == 76);
 };
 
 /// vigil_pol_rules\[gen * VIGIL_POL_MAX_RULES + i\]: one deny rule. Condition k is
@@ -3377,6 +3402,11 @@ pub static STRUCT_LAYOUTS: &[StructLayout] = &[
                 size: core::mem::size_of::<u64>(),
             },
             FieldLayout {
+                name: "file_ref",
+                offset: core::mem::offset_of!(UringCqe, file_ref),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
                 name: "res",
                 offset: core::mem::offset_of!(UringCqe, res),
                 size: core::mem::size_of::<i32>(),
@@ -3402,6 +3432,11 @@ pub static STRUCT_LAYOUTS: &[StructLayout] = &[
                 size: core::mem::size_of::<u32>(),
             },
             FieldLayout {
+                name: "vflags",
+                offset: core::mem::offset_of!(UringCqe, vflags),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
                 name: "nitems",
                 offset: core::mem::offset_of!(UringCqe, nitems),
                 size: core::mem::size_of::<u16>(),
@@ -3410,6 +3445,11 @@ pub static STRUCT_LAYOUTS: &[StructLayout] = &[
                 name: "flags",
                 offset: core::mem::offset_of!(UringCqe, flags),
                 size: core::mem::size_of::<u16>(),
+            },
+            FieldLayout {
+                name: "pad0",
+                offset: core::mem::offset_of!(UringCqe, pad0),
+                size: core::mem::size_of::<u32>(),
             },
         ],
     },
@@ -3584,6 +3624,11 @@ pub static STRUCT_LAYOUTS: &[StructLayout] = &[
             FieldLayout {
                 name: "join_ops",
                 offset: core::mem::offset_of!(UringConf, join_ops),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "submit_ops",
+                offset: core::mem::offset_of!(UringConf, submit_ops),
                 size: core::mem::size_of::<u64>(),
             },
             FieldLayout {

@@ -623,11 +623,19 @@ struct vigil_uring_op {
 	struct vigil_task task;
 };
 
+/* vigil_uring_cqe.vflags */
+/* Item 0 (the op's file, req->file) carries its inode facts but no PATH_FULL: the path went
+ * with an earlier completion of the same file_ref, inode and thread group (user space keeps
+ * it). */
+#define VIGIL_UCQE_F_PATH_CACHED 1
+
 /* Completion of an op; hdr.event_id is the event_id of its SUBMIT record. */
 struct vigil_uring_cqe {
 	struct vigil_rec_hdr hdr;
 	__u64 ring;
 	__u64 user_data;
+	/* Opaque id of the op's file (item 0), for VIGIL_UCQE_F_PATH_CACHED; 0 for none. */
+	__u64 file_ref;
 	__s32 res;
 	__u32 cflags;
 	/* VIGIL_URING_CTX_* of the context that posted the completion. */
@@ -635,8 +643,11 @@ struct vigil_uring_cqe {
 	/* Thread that posted it. */
 	__u32 tid;
 	__u32 opcode;
+	/* VIGIL_UCQE_F_* */
+	__u32 vflags;
 	__u16 nitems;
 	__u16 flags;
+	__u32 pad0;
 };
 
 /* A policy denial (VIGIL_KIND_URING_POLICY); items: EXE. */
@@ -702,6 +713,8 @@ struct vigil_uring_conf {
 	/* Opcodes whose completions may have a pending entry: ops of this and the previous
 	 * generation (an op submitted before a swap still completes after it). */
 	__u64 join_ops;
+	/* Opcodes the submit program looks at: ops and every pol_*ops (its O(1) reject). */
+	__u64 submit_ops;
 	/* Opcodes a policy rule may deny at submit: rules without a ring or personality
 	 * condition; rules for ops with a personality; rules for ops on SQPOLL rings. */
 	__u64 pol_ops;

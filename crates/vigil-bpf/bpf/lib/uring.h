@@ -90,6 +90,33 @@ struct {
 	__type(value, struct vigil_uring_percpu);
 } vigil_uring_percpu SEC(".maps");
 
+/* A counting filter over request pointers: how many pending entries hash to each bucket.
+ * A completion whose bucket reads 0 has no pending entry: it returns after one inlined array
+ * read, without reading the request (its pointer is not a BTF pointer at io_uring_complete).
+ * Entries removed by user space (the sweep) leave their bucket counted: a slower path for
+ * that bucket, never a missed join. */
+#define URING_FILTER_BUCKETS 65536
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, URING_FILTER_BUCKETS);
+	__type(key, __u32);
+	__type(value, __u32);
+} vigil_uring_pfilter SEC(".maps");
+
+/* Requests come from a slab of 256-byte objects: drop the low bits, fold the high ones. */
+static __always_inline __u32 pfilter_bucket(__u64 req)
+{
+	return (__u32)((req >> 8) ^ (req >> 24)) & (URING_FILTER_BUCKETS - 1);
+}
+
+static __always_inline __u32 *pfilter(__u64 req)
+{
+	__u32 b = pfilter_bucket(req);
+
+	return bpf_map_lookup_elem(&vigil_uring_pfilter, &b);
+}
+
 /* Next ring id. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -114,6 +141,22 @@ struct {
 	__type(value, struct uring_exe_seen);
 } vigil_uring_exe_seen SEC(".maps");
 
+/* Open file -> the inode and thread group whose path was last sent with it: the dentry walk
+ * of a file an op acts on (READ, WRITE, SEND, RECV, ...) is sent once per open file, not per
+ * op; user space keeps the path by (thread group, file_ref, inode). */
+struct uring_file_seen {
+	__u64 ino;
+	__u32 dev;
+	__u32 tgid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct uring_file_seen);
+} vigil_uring_file_seen SEC(".maps");
+
 /* Everything one program needs: the live generation's conf, counters, scratch. */
 struct uring_env {
 	struct vigil_uring_conf *conf;
@@ -130,8 +173,8 @@ static __always_inline void ucount(struct vigil_uring_percpu *upc, __u32 idx)
 		upc->counters[idx]++;
 }
 
-/* The live conf and counters; 0 when a map is missing (never, once loaded). */
-static __always_inline int uring_env_conf(struct uring_env *e)
+/* The live generation's conf; 0 when a map is missing (never, once loaded). */
+static __always_inline int uring_env_gen_conf(struct uring_env *e)
 {
 	__u32 zero = 0;
 	struct vigil_uring_ctl *ctl = bpf_map_lookup_elem(&vigil_uring_ctl, &zero);
@@ -140,9 +183,22 @@ static __always_inline int uring_env_conf(struct uring_env *e)
 		return 0;
 	e->gen = READ_ONCE(ctl->generation) & 1;
 	e->conf = bpf_map_lookup_elem(&vigil_uring_conf, &e->gen);
+	return e->conf != NULL;
+}
+
+/* The counters (after the cheap reject). */
+static __always_inline int uring_env_counters(struct uring_env *e)
+{
+	__u32 zero = 0;
+
 	e->upc = bpf_map_lookup_elem(&vigil_uring_percpu, &zero);
 	e->pc = bpf_map_lookup_elem(&vigil_percpu, &zero);
-	return e->conf && e->upc;
+	return e->upc != NULL;
+}
+
+static __always_inline int uring_env_conf(struct uring_env *e)
+{
+	return uring_env_gen_conf(e) && uring_env_counters(e);
 }
 
 static __always_inline int uring_env_scratch(struct uring_env *e)
@@ -170,6 +226,14 @@ static __always_inline __u32 uring_ctx_of(struct task_struct *task)
 	if (!(pf & VIGIL_PF_IO_WORKER))
 		return VIGIL_URING_CTX_INLINE;
 	return BPF_CORE_READ(task, worker_private) ? VIGIL_URING_CTX_IOWQ : VIGIL_URING_CTX_SQPOLL;
+}
+
+/* uring_ctx_of for a BTF task pointer (tracing programs): direct loads. */
+static __always_inline __u32 uring_ctx_of_btf(struct task_struct *task)
+{
+	if (!(task->flags & VIGIL_PF_IO_WORKER))
+		return VIGIL_URING_CTX_INLINE;
+	return task->worker_private ? VIGIL_URING_CTX_IOWQ : VIGIL_URING_CTX_SQPOLL;
 }
 
 /* The task's identity; an io thread's comm ("iou-sqp-N", "iou-wrk-N") is replaced by its
@@ -291,15 +355,17 @@ static __always_inline void item_kbytes(struct rec_ctx *r, __u16 type, const voi
 static __always_inline int item_exe_once(struct rec_ctx *r, struct task_struct *task,
 					 struct uring_exe_seen *seen)
 {
-	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
-	__u32 tgid = BPF_CORE_READ(task, tgid);
+	/* task is a BTF pointer here: direct loads (the hot path of every audited op). */
+	struct mm_struct *mm = task->mm;
+	struct file *exe = mm ? mm->exe_file : NULL;
+	__u32 tgid = task->tgid;
 	struct uring_exe_seen *old;
 
 	if (!exe)
 		return 0;
-	seen->start_boottime = BPF_CORE_READ(task, group_leader, start_boottime);
-	seen->ino = BPF_CORE_READ(exe, f_inode, i_ino);
-	seen->dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+	seen->start_boottime = task->group_leader->start_boottime;
+	seen->ino = exe->f_inode->i_ino;
+	seen->dev = exe->f_inode->i_sb->s_dev;
 	seen->pad0 = 0;
 	old = bpf_map_lookup_elem(&vigil_uring_exe_seen, &tgid);
 	if (old && old->start_boottime == seen->start_boottime && old->ino == seen->ino &&
@@ -311,21 +377,29 @@ static __always_inline int item_exe_once(struct rec_ctx *r, struct task_struct *
 
 static __always_inline void uring_exe_sent(struct task_struct *task, struct uring_exe_seen *seen)
 {
-	__u32 tgid = BPF_CORE_READ(task, tgid);
+	__u32 tgid = task->tgid;
 
 	bpf_map_update_elem(&vigil_uring_exe_seen, &tgid, seen, BPF_ANY);
 }
+
+/* The reader is woken once this much waits in the ring buffer (a wakeup per record costs
+ * the producer an irq_work and the consumer a context switch); it also polls on its own at
+ * least every URING_READER_POLL_MS (src/uring/reader.rs), which bounds the latency. */
+#define URING_WAKEUP_BYTES (64 * 1024)
 
 /* Sends the record built in r->s->rec to vigil_uring_events; 0 on success. */
 static __always_inline long uring_output(struct rec_ctx *r, struct vigil_uring_percpu *upc,
 					 __u32 ok, __u32 drop)
 {
 	__u32 len = r->off;
+	__u64 flags = BPF_RB_NO_WAKEUP;
 	long err;
 
 	if (len > VIGIL_REC_MAX)
 		len = VIGIL_REC_MAX;
-	err = bpf_ringbuf_output(&vigil_uring_events, r->s->rec, len, 0);
+	if (bpf_ringbuf_query(&vigil_uring_events, BPF_RB_AVAIL_DATA) >= URING_WAKEUP_BYTES)
+		flags = BPF_RB_FORCE_WAKEUP;
+	err = bpf_ringbuf_output(&vigil_uring_events, r->s->rec, len, flags);
 	ucount(upc, err ? drop : ok);
 	return err;
 }

@@ -91,7 +91,7 @@ static __always_inline void capture_submit(struct rec_ctx *r, struct vigil_uring
 					   const struct vigil_uring_opdesc *desc)
 {
 	void *cmd = req_cmd(req);
-	void *async = BPF_CORE_READ(req, async_data);
+	void *async = req->async_data;
 	int has_async = (op->req_flags & U_REQ_F_ASYNC_DATA) && async;
 
 	switch (desc->class) {
@@ -225,7 +225,7 @@ static __always_inline long pol_kill(struct uring_env *e)
 static __always_inline int on_submit(struct io_kiocb *req, const struct io_uring_sqe *sqe,
 				     int failed)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task;
 	struct uring_env e = {};
 	struct io_ring_ctx *ctx;
 	struct vigil_uring_ring *ring;
@@ -238,18 +238,23 @@ static __always_inline int on_submit(struct io_kiocb *req, const struct io_uring
 	const struct cred *creds = NULL;
 	__u64 bit, req_flags, key, ring_id = 0, user_data;
 	__u32 opcode, tgid, sqpoll, pers = 0, pers_id = 0, setup;
-	int audit, pol, exe_item;
+	int audit, pol, exe_item, inserted;
 	__s32 deny = -1;
+	__u32 *cnt;
 
-	if (!uring_env_conf(&e))
+	/* The O(1) reject first: one map lookup and direct loads (req is a BTF pointer). */
+	if (!uring_env_gen_conf(&e))
 		return 0;
-	opcode = BPF_CORE_READ(req, opcode);
-	if (opcode >= VIGIL_URING_MAX_OPS)
+	opcode = req->opcode;
+	if (opcode >= VIGIL_URING_MAX_OPS || !((e.conf->submit_ops >> opcode) & 1))
 		return 0;
+	if (!uring_env_counters(&e))
+		return 0;
+	task = bpf_get_current_task_btf();
 	bit = 1ULL << opcode;
-	req_flags = BPF_CORE_READ(req, flags);
-	ctx = BPF_CORE_READ(req, ctx);
-	setup = BPF_CORE_READ(ctx, flags);
+	req_flags = req->flags;
+	ctx = req->ctx;
+	setup = ctx->flags;
 	sqpoll = (setup & U_SETUP_SQPOLL) != 0;
 	pers = !failed && (req_flags & U_REQ_F_CREDS);
 	audit = (e.conf->ops & bit) != 0;
@@ -270,9 +275,9 @@ static __always_inline int on_submit(struct io_kiocb *req, const struct io_uring
 	ring = uring_ring(ctx, task, e.upc);
 	if (ring)
 		ring_id = ring->id;
-	user_data = BPF_CORE_READ(req, cqe.user_data);
+	user_data = req->cqe.user_data;
 	if (pers) {
-		creds = BPF_CORE_READ(req, creds);
+		creds = req->creds;
 		pers_id = sqe_personality(ctx, user_data);
 	}
 	if (failed && sqe)
@@ -319,10 +324,10 @@ static __always_inline int on_submit(struct io_kiocb *req, const struct io_uring
 	op->user_data = user_data;
 	op->req_flags = req_flags;
 	op->opcode = opcode;
-	op->fd = failed ? -1 : BPF_CORE_READ(req, cqe.fd);
+	op->fd = failed ? -1 : req->cqe.fd;
 	op->dfd = -100;
 	op->error = failed;
-	op->ctx = uring_ctx_of(task);
+	op->ctx = uring_ctx_of_btf(task);
 	op->personality = pers_id;
 	op->flags = (req_flags & U_REQ_F_CQE_SKIP ? VIGIL_UOP_F_CQE_SKIP : 0) |
 		    (req_flags & U_REQ_F_FIXED_FILE ? VIGIL_UOP_F_FIXED_FILE : 0) |
@@ -353,14 +358,23 @@ static __always_inline int on_submit(struct io_kiocb *req, const struct io_uring
 		capture_submit(&r, op, req, task, desc);
 
 	/* Join key for the completion; a full map is counted and said in the record. */
-	key = (__u64)req;
+	/* The request's address as a number (it is hashed: pointer arithmetic is refused). */
+	bpf_probe_read_kernel(&key, sizeof(key), &req);
 	pend.event_id = op->hdr.event_id;
 	pend.user_data = user_data;
 	pend.ring = ring_id;
 	pend.tai_ns = op->hdr.tai_ns;
 	pend.opcode = opcode;
 	pend.flags = op->flags;
-	if (bpf_map_update_elem(&vigil_uring_pending, &key, &pend, BPF_ANY)) {
+	/* A request reused after an op that posted no completion replaces that op's entry
+	 * (and keeps its filter count); a new entry counts in the filter. */
+	inserted = 0;
+	if (!bpf_map_update_elem(&vigil_uring_pending, &key, &pend, BPF_NOEXIST)) {
+		inserted = 1;
+		cnt = pfilter(key);
+		if (cnt)
+			__sync_fetch_and_add(cnt, 1);
+	} else if (bpf_map_update_elem(&vigil_uring_pending, &key, &pend, BPF_EXIST)) {
 		ucount(e.upc, VIGIL_UCNT_PENDING_FULL);
 		op->flags |= VIGIL_UOP_F_NO_JOIN;
 	}
@@ -369,7 +383,11 @@ static __always_inline int on_submit(struct io_kiocb *req, const struct io_uring
 	op->hdr.len = r.off > VIGIL_REC_MAX ? VIGIL_REC_MAX : r.off;
 	if (uring_output(&r, e.upc, VIGIL_UCNT_EMITTED, VIGIL_UCNT_DROP_SUBMIT)) {
 		/* Nothing to join with: drop the pending entry too. */
-		bpf_map_delete_elem(&vigil_uring_pending, &key);
+		if (!bpf_map_delete_elem(&vigil_uring_pending, &key) && inserted) {
+			cnt = pfilter(key);
+			if (cnt)
+				__sync_fetch_and_add(cnt, -1);
+		}
 		return 0;
 	}
 	if (exe_item)
@@ -434,13 +452,26 @@ int BPF_PROG(vigil_uring_complete, struct io_ring_ctx *ring_ctx, void *req,
 	__u64 key = (__u64)req, user_data;
 	__u32 opcode, cflags, last, pflags;
 	__s32 res;
-	__u8 index = 0;
+	__u32 *cnt;
+	__u8 index = 0, op8 = 0;
+	struct uring_file_seen fseen = {};
+	__u64 fref = 0;
+	int walked = 0;
 
 	/* No request: a CQE posted for another ring (MSG_RING), audited as the MSG_RING op. */
-	if (!req || !uring_env_conf(&e))
+	if (!req || !uring_env_gen_conf(&e) || !e.conf->join_ops)
 		return 0;
-	opcode = BPF_CORE_READ(rq, opcode);
+	cnt = pfilter(key);
+	if (!cnt || !READ_ONCE(*cnt))
+		return 0;
+	/* req is not a BTF pointer here: one kernel read for the opcode. */
+	if (bpf_probe_read_kernel(&op8, sizeof(op8),
+				  (void *)((__u64)req + bpf_core_field_offset(struct io_kiocb, opcode))))
+		return 0;
+	opcode = op8;
 	if (opcode >= VIGIL_URING_MAX_OPS || !((e.conf->join_ops >> opcode) & 1))
+		return 0;
+	if (!uring_env_counters(&e))
 		return 0;
 	p = bpf_map_lookup_elem(&vigil_uring_pending, &key);
 	if (!p)
@@ -452,7 +483,8 @@ int BPF_PROG(vigil_uring_complete, struct io_ring_ctx *ring_ctx, void *req,
 	if (p->user_data != user_data || p->opcode != opcode) {
 		/* The request was reused without our seeing the earlier op complete. */
 		ucount(e.upc, VIGIL_UCNT_PENDING_MISMATCH);
-		bpf_map_delete_elem(&vigil_uring_pending, &key);
+		if (!bpf_map_delete_elem(&vigil_uring_pending, &key))
+			__sync_fetch_and_add(cnt, -1);
 		return 0;
 	}
 	ucount(e.upc, VIGIL_UCNT_JOINED);
@@ -467,7 +499,7 @@ int BPF_PROG(vigil_uring_complete, struct io_ring_ctx *ring_ctx, void *req,
 	c->user_data = user_data;
 	c->res = res;
 	c->cflags = cflags;
-	c->ctx = uring_ctx_of(task);
+	c->ctx = uring_ctx_of_btf(task);
 	c->tid = (__u32)bpf_get_current_pid_tgid();
 	c->opcode = opcode;
 	pflags = p->flags;
@@ -478,7 +510,25 @@ int BPF_PROG(vigil_uring_complete, struct io_ring_ctx *ring_ctx, void *req,
 	desc = bpf_map_lookup_elem(&vigil_uring_opdesc, &opcode);
 	if (desc && (desc->flags & VIGIL_UOPD_F_FILE)) {
 		f = BPF_CORE_READ(rq, file);
-		item_file(&r, task, f, 0, 0);
+		if (f) {
+			struct inode *inode = BPF_CORE_READ(f, f_inode);
+			struct uring_file_seen *old;
+
+			bpf_probe_read_kernel(&fref, sizeof(fref), &f);
+			fseen.ino = BPF_CORE_READ(inode, i_ino);
+			fseen.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+			fseen.tgid = bpf_get_current_pid_tgid() >> 32;
+			c->file_ref = fref;
+			item_inode(&r, inode, 0, 0);
+			old = bpf_map_lookup_elem(&vigil_uring_file_seen, &fref);
+			if (old && old->ino == fseen.ino && old->dev == fseen.dev &&
+			    old->tgid == fseen.tgid) {
+				c->vflags |= VIGIL_UCQE_F_PATH_CACHED;
+			} else {
+				item_kpath(&r, task, &f->f_path, VIGIL_ITEM_PATH_FULL, 0);
+				walked = 1;
+			}
+		}
 		index = 1;
 	}
 	if (desc && (desc->flags & VIGIL_UOPD_F_NEWFD) && res >= 0 &&
@@ -491,10 +541,11 @@ int BPF_PROG(vigil_uring_complete, struct io_ring_ctx *ring_ctx, void *req,
 	c->nitems = r.nitems;
 	c->flags = r.flags;
 	c->hdr.len = r.off > VIGIL_REC_MAX ? VIGIL_REC_MAX : r.off;
-	uring_output(&r, e.upc, VIGIL_UCNT_COMPLETED, VIGIL_UCNT_DROP_COMPLETE);
+	if (!uring_output(&r, e.upc, VIGIL_UCNT_COMPLETED, VIGIL_UCNT_DROP_COMPLETE) && walked)
+		bpf_map_update_elem(&vigil_uring_file_seen, &fref, &fseen, BPF_ANY);
 out:
-	if (last)
-		bpf_map_delete_elem(&vigil_uring_pending, &key);
+	if (last && !bpf_map_delete_elem(&vigil_uring_pending, &key))
+		__sync_fetch_and_add(cnt, -1);
 	return 0;
 }
 

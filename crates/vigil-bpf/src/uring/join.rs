@@ -13,7 +13,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use vigil_abi::{VIGIL_UOP_F_CQE_SKIP, VIGIL_UOP_F_NO_JOIN};
+use vigil_abi::{
+    Path, VIGIL_UCQE_F_PATH_CACHED, VIGIL_UOP_F_CQE_SKIP, VIGIL_UOP_F_FIXED_FILE,
+    VIGIL_UOP_F_NO_JOIN,
+};
 
 use super::decode::{CompleteRec, PolicyRec, SubmitRec, UringRecord};
 
@@ -57,6 +60,8 @@ pub struct JoinLimits {
     pub skip_wait: Duration,
     /// Executables kept (thread groups).
     pub max_exes: usize,
+    /// Open files whose path is kept.
+    pub max_files: usize,
 }
 
 impl Default for JoinLimits {
@@ -65,6 +70,7 @@ impl Default for JoinLimits {
             max_pending: 65_536,
             skip_wait: Duration::from_secs(1),
             max_exes: 16_384,
+            max_files: 65_536,
         }
     }
 }
@@ -82,6 +88,19 @@ pub struct JoinStats {
     pub denials: u64,
     /// Executables taken from /proc because the kernel's walk was not at hand.
     pub exe_from_proc: u64,
+    /// Paths of an op's file taken from the cache (the kernel walked them once per file).
+    pub file_path_cached: u64,
+    /// ... taken from /proc/PID/fd (cache miss; checked against the inode).
+    pub file_path_proc: u64,
+    /// ... not found.
+    pub file_path_missing: u64,
+}
+
+/// A file's path as the kernel walked it, by (thread group, file id).
+struct FilePath {
+    ino: u64,
+    dev: u32,
+    path: Vec<u8>,
 }
 
 struct Waiting {
@@ -96,6 +115,7 @@ pub struct Joiner {
     waiting: HashMap<u64, Waiting>,
     order: VecDeque<u64>,
     exes: HashMap<u32, Vec<u8>>,
+    files: HashMap<(u32, u64), FilePath>,
     stats: JoinStats,
 }
 
@@ -106,6 +126,7 @@ impl Joiner {
             waiting: HashMap::new(),
             order: VecDeque::new(),
             exes: HashMap::new(),
+            files: HashMap::new(),
             stats: JoinStats::default(),
         }
     }
@@ -167,7 +188,7 @@ impl Joiner {
                     },
                 );
             }
-            UringRecord::Complete(c) => {
+            UringRecord::Complete(mut c) => {
                 self.stats.completions += 1;
                 let id = c.cqe.hdr.event_id;
                 let more = c.cqe.cflags & 2 != 0;
@@ -183,6 +204,7 @@ impl Joiner {
                     self.stats.orphan_completions += 1;
                     return;
                 };
+                self.file_path(&w.rec, &mut c);
                 out(UringOutput::Op(Box::new(UringEvent {
                     submit: w.rec,
                     complete: Some(c),
@@ -196,6 +218,54 @@ impl Joiner {
                 out(UringOutput::Denial(Box::new(Denial { rec: p, exe })));
             }
         }
+    }
+
+    /// Keeps the path walked for the op's file, or puts the kept one back
+    /// (`VIGIL_UCQE_F_PATH_CACHED`).
+    fn file_path(&mut self, s: &SubmitRec, c: &mut CompleteRec) {
+        let f = c.cqe.file_ref;
+        if f == 0 {
+            return;
+        }
+        let tgid = s.op.task.pid;
+        let Some(item) = c.items.paths.iter_mut().find(|p| p.index == 0) else {
+            return;
+        };
+        let Some(obj) = item.object else {
+            return;
+        };
+        if c.cqe.vflags & VIGIL_UCQE_F_PATH_CACHED == 0 {
+            if let Some(full) = &item.full {
+                if self.files.len() >= self.limits.max_files {
+                    self.files.clear();
+                }
+                self.files.insert(
+                    (tgid, f),
+                    FilePath {
+                        ino: obj.ino,
+                        dev: obj.dev,
+                        path: full.bytes.clone(),
+                    },
+                );
+            }
+            return;
+        }
+        let kept = self
+            .files
+            .get(&(tgid, f))
+            .filter(|k| k.ino == obj.ino && k.dev == obj.dev)
+            .map(|k| k.path.clone());
+        let path = if let Some(p) = kept {
+            self.stats.file_path_cached += 1;
+            Some(p)
+        } else if let Some(p) = proc_fd_path(tgid, s, &obj) {
+            self.stats.file_path_proc += 1;
+            Some(p)
+        } else {
+            self.stats.file_path_missing += 1;
+            None
+        };
+        item.full = path.map(|bytes| crate::decode::Captured { bytes, flags: 0 });
     }
 
     fn evict_oldest(&mut self, out: &mut dyn FnMut(UringOutput)) {
@@ -255,6 +325,26 @@ impl Joiner {
             }
         }
     }
+}
+
+/// `/proc/PID/fd/FD` of the op's fd when it still names the same inode (a fallback when the
+/// kept path was evicted).
+fn proc_fd_path(tgid: u32, s: &SubmitRec, obj: &Path) -> Option<Vec<u8>> {
+    use std::os::unix::fs::MetadataExt;
+    if s.op.fd < 0 || s.op.flags & VIGIL_UOP_F_FIXED_FILE != 0 {
+        return None;
+    }
+    let link = format!("/proc/{tgid}/fd/{}", s.op.fd);
+    let m = std::fs::metadata(&link).ok()?;
+    if m.ino() != obj.ino || super::policy::kernel_dev(m.dev()) != obj.dev {
+        return None;
+    }
+    Some(
+        std::fs::read_link(&link)
+            .ok()?
+            .into_os_string()
+            .into_encoded_bytes(),
+    )
 }
 
 #[cfg(test)]

@@ -325,6 +325,7 @@ impl UringLoader {
         let conf = UringConf {
             ops: cfg.ops,
             join_ops: cfg.ops | self.config.ops,
+            submit_ops: cfg.ops | p.pol_ops | p.pol_pers_ops | p.pol_sqpoll_ops,
             pol_ops: p.pol_ops,
             pol_pers_ops: p.pol_pers_ops,
             pol_sqpoll_ops: p.pol_sqpoll_ops,

@@ -12,6 +12,9 @@ use super::join::{JoinLimits, JoinStats, Joiner, UringOutput};
 use crate::decode::DecodeError;
 use crate::error::{Error, Result};
 
+/// Longest wait without looking at the ring (`URING_WAKEUP_BYTES` in `lib/uring.h`).
+pub const POLL: Duration = Duration::from_millis(50);
+
 /// What the reader saw (losses are data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReaderStats {
@@ -71,9 +74,12 @@ impl UringReader {
         self.joiner = Joiner::new(limits);
     }
 
-    /// Waits until records are available or `timeout` passes. Returns whether readable.
+    /// Waits until records are available or `timeout` passes (at most [`POLL`]: the BPF side
+    /// wakes the reader only once 64 KiB wait, so a trickle of records is picked up by
+    /// polling). Returns whether woken.
     pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
-        let ms = timeout.map_or(-1, |d| i32::try_from(d.as_millis()).unwrap_or(i32::MAX));
+        let t = timeout.map_or(POLL, |d| d.min(POLL));
+        let ms = i32::try_from(t.as_millis()).unwrap_or(i32::MAX);
         let mut ev = libc::epoll_event { events: 0, u64: 0 };
         loop {
             // SAFETY: ev is valid for one entry; the epoll fd is ours.

@@ -113,6 +113,7 @@ fn skip_success_no_join_and_eviction() {
         max_pending: 2,
         skip_wait: Duration::from_millis(100),
         max_exes: 4,
+        max_files: 4,
     };
     let mut j = Joiner::new(limits);
     let t = Instant::now();
@@ -174,4 +175,58 @@ fn denials_pass_through() {
         UringOutput::Op(_) => panic!("op"),
     }
     assert_eq!(j.stats().denials, 1);
+}
+
+#[test]
+fn file_paths_are_kept_per_open_file() {
+    use vigil_abi::{Path, VIGIL_UCQE_F_PATH_CACHED};
+    let mut j = Joiner::new(JoinLimits::default());
+    let t = Instant::now();
+    let obj = Path {
+        ino: 5,
+        dev: 9,
+        ..Path::default()
+    };
+    let done = |id: u64, cached: bool, walked: Option<&[u8]>, ino: u64| {
+        let mut c = complete(id, 4096, 0);
+        if let UringRecord::Complete(cr) = &mut c {
+            cr.cqe.file_ref = 0xffff_8880_0000_1000;
+            cr.cqe.vflags = if cached { VIGIL_UCQE_F_PATH_CACHED } else { 0 };
+            cr.items.paths.push(crate::decode::PathItem {
+                index: 0,
+                full: walked.map(|w| Captured {
+                    bytes: w.to_vec(),
+                    flags: 0,
+                }),
+                object: Some(Path { ino, ..obj }),
+                ..crate::decode::PathItem::default()
+            });
+        }
+        c
+    };
+    let mut subs = Vec::new();
+    for id in 1..=3 {
+        let UringRecord::Submit(mut s) = submit(id, 4000, 0, Some(b"/x")) else {
+            unreachable!()
+        };
+        s.op.fd = -1; // no /proc fallback
+        subs.push(UringRecord::Submit(s));
+    }
+    let mut recs = subs;
+    recs.push(done(1, false, Some(b"/dev/shm/f"), 5));
+    recs.push(done(2, true, None, 5));
+    // Same file id, another inode (the file was closed and the id reused): not the kept path.
+    recs.push(done(3, true, None, 6));
+    let out = run(&mut j, recs, t);
+    let full = |i: usize| {
+        op(&out[i]).complete.as_ref().unwrap().items.paths[0]
+            .full
+            .as_ref()
+            .map(|c| c.bytes.clone())
+    };
+    assert_eq!(full(0).as_deref(), Some(&b"/dev/shm/f"[..]));
+    assert_eq!(full(1).as_deref(), Some(&b"/dev/shm/f"[..]));
+    assert_eq!(full(2), None);
+    let s = j.stats();
+    assert_eq!((s.file_path_cached, s.file_path_missing), (1, 1));
 }
