@@ -32,6 +32,18 @@ pub enum Scenario {
 }
 
 impl Scenario {
+    /// Short name for the raw data.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Scenario::NoContext => "a0",
+            Scenario::Disabled => "a",
+            Scenario::Bare("bare-raw") => "d-raw",
+            Scenario::Bare(_) => "d-btf",
+            Scenario::Kernel(_) => "b",
+            Scenario::Vigil(_) => "c",
+        }
+    }
+
     pub fn label(self) -> String {
         match self {
             Scenario::NoContext => "(a0) no audit context (task forked under -a never,task)".into(),
@@ -50,10 +62,12 @@ struct Args {
     sets: Vec<RuleSet>,
     bare: bool,
     no_context: bool,
+    no_audit_context: bool,
     build: bool,
     keep: bool,
     settle: Duration,
     out: Option<PathBuf>,
+    raw: Option<PathBuf>,
 }
 
 const HELP: &str = "usage: cargo run --release -p xtask -- bench audit-compare [OPTIONS]
@@ -68,10 +82,13 @@ const HELP: &str = "usage: cargo run --release -p xtask -- bench audit-compare [
                     (default 0,10,20,40,80,160,1000,named-10,named-40,named-160,stig)
   --no-bare         skip the bare BPF hook rows (d)
   --no-a0           skip the (a0) row (task without audit context)
+  --no-audit-context  fork the measuring process of the (a), (c) and (d) rows under
+                    `-a never,task` too, as on a machine where audit was never enabled
   --settle-ms N     pause after a daemon started before measuring (default 300)
   --no-build        use the release binaries already built
   --keep            keep the run directory (logs, rules files, configs)
-  --out FILE        also write the markdown report to FILE";
+  --out FILE        also write the markdown report to FILE
+  --raw FILE        write every measurement (scenario, rules, op, round, ns, calls) as TSV";
 
 fn parse_args(args: &[String]) -> anyhow::Result<Args> {
     let mut a = Args {
@@ -87,10 +104,12 @@ fn parse_args(args: &[String]) -> anyhow::Result<Args> {
         sets: parse_sets("0,10,20,40,80,160,1000,named-10,named-40,named-160,stig")?,
         bare: true,
         no_context: true,
+        no_audit_context: false,
         build: true,
         keep: false,
         settle: Duration::from_millis(300),
         out: None,
+        raw: None,
     };
     let mut it = args.iter();
     while let Some(k) = it.next() {
@@ -106,10 +125,12 @@ fn parse_args(args: &[String]) -> anyhow::Result<Args> {
             "--sets" => a.sets = parse_sets(val()?)?,
             "--no-bare" => a.bare = false,
             "--no-a0" => a.no_context = false,
+            "--no-audit-context" => a.no_audit_context = true,
             "--settle-ms" => a.settle = Duration::from_millis(num(val()?)?),
             "--no-build" => a.build = false,
             "--keep" => a.keep = true,
             "--out" => a.out = Some(PathBuf::from(val()?)),
+            "--raw" => a.raw = Some(PathBuf::from(val()?)),
             "--help" | "-h" => {
                 println!("{HELP}");
                 std::process::exit(0);
@@ -203,6 +224,9 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     restored.context("restoring kernel audit state")?;
     let text = rep.markdown();
     print!("{text}");
+    if let Some(raw) = &a.raw {
+        std::fs::write(raw, rep.raw_tsv()).with_context(|| raw.display().to_string())?;
+    }
     if let Some(out) = &a.out {
         std::fs::write(out, &text).with_context(|| out.display().to_string())?;
     }
@@ -295,6 +319,7 @@ fn measure_all(a: &Args, bins: &Bins, dir: &Path, kernel: &mut Kernel) -> anyhow
             .unwrap_or_default(),
         load_start,
         load_end: report::loadavg(),
+        no_audit_context: a.no_audit_context,
         seconds: t0.elapsed().as_secs_f64(),
     })
 }
@@ -338,18 +363,15 @@ fn run_cell(
     };
     match sc {
         Scenario::NoContext => {
-            auditctl(&["-a".as_ref(), "task,never".as_ref()])?;
-            let child = MeasureChild::spawn(&a.plan);
-            kernel.clear_rules()?;
-            r.samples = child?.run(&a.plan.ops)?;
+            r.samples = spawn_without_context(a, kernel)?.run(&a.plan.ops)?;
         }
         Scenario::Disabled => {
-            r.samples = MeasureChild::spawn(&a.plan)?.run(&a.plan.ops)?;
+            r.samples = spawn_plain(a, kernel)?.run(&a.plan.ops)?;
         }
         Scenario::Bare(name) => {
             let hold = BareHold::attach(bins, name)?;
             std::thread::sleep(a.settle);
-            r.samples = MeasureChild::spawn(&a.plan)?.run(&a.plan.ops)?;
+            r.samples = spawn_plain(a, kernel)?.run(&a.plan.ops)?;
             drop(hold);
         }
         Scenario::Kernel(_) => {
@@ -377,7 +399,7 @@ fn run_cell(
             let mut v = Vigild::start(&bins.vigil, cdir, rules, &VigilConf::default())?;
             std::thread::sleep(a.settle);
             let before = v.status()?;
-            let child = MeasureChild::spawn(&a.plan)?;
+            let child = spawn_plain(a, kernel)?;
             let pid = child.pid;
             r.samples = child.run(&a.plan.ops)?;
             let after = v.status()?;
@@ -396,6 +418,25 @@ fn run_cell(
         }
     }
     Ok(r)
+}
+
+/// A measuring child forked under `-a never,task` (audit disabled, no other rules): it
+/// carries no audit context, so it takes none of audit's syscall work.
+fn spawn_without_context(a: &Args, kernel: &mut Kernel) -> anyhow::Result<MeasureChild> {
+    auditctl(&["-a".as_ref(), "task,never".as_ref()])?;
+    let child = MeasureChild::spawn(&a.plan);
+    kernel.clear_rules()?;
+    child
+}
+
+/// The measuring child of the (a), (c) and (d) cells: in the machine's audit state, or
+/// without audit context with `--no-audit-context`.
+fn spawn_plain(a: &Args, kernel: &mut Kernel) -> anyhow::Result<MeasureChild> {
+    if a.no_audit_context {
+        spawn_without_context(a, kernel)
+    } else {
+        MeasureChild::spawn(&a.plan)
+    }
 }
 
 /// SYSCALL records of process `pid` in an audit log.

@@ -8,6 +8,7 @@
 //! is read up to it, counting the flood's SYSCALL records. A step is sustained when every
 //! openat made was written and no loss counter moved.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -58,7 +59,7 @@ struct Args {
 
 const HELP: &str = "usage: cargo run --release -p xtask -- bench flood [OPTIONS]
   --seconds S      duration of each step (default 3)
-  --threads N      flooding threads (default 1)
+  --threads N      flooding threads (default: one per online CPU)
   --rates LIST     target openat/s to try, in order (default: search from --start)
   --start N        first target of the search (default 5000)
   --max N          highest target of the search (default 2560000)
@@ -73,7 +74,10 @@ const HELP: &str = "usage: cargo run --release -p xtask -- bench flood [OPTIONS]
 fn parse_args(args: &[String]) -> anyhow::Result<Args> {
     let mut a = Args {
         seconds: 3.0,
-        threads: 1,
+        // SAFETY: sysconf has no memory arguments.
+        threads: u32::try_from(unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) })
+            .unwrap_or(1)
+            .max(1),
         rates: None,
         start: 5000,
         max: 2_560_000,
@@ -423,10 +427,33 @@ fn one_step(
         std::thread::sleep(Duration::from_millis(20));
     }
     let lost_after = lost_now(d, kernel)?;
-    let lost = lost_after.0.saturating_sub(lost_before.0) + counts.loss_records_lost;
-    let mut detail = lost_after.1;
+    let moved: Vec<(String, u64)> = lost_after
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                v.saturating_sub(*lost_before.get(k).unwrap_or(&0)),
+            )
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    // The counters and the in-band records report the same losses; either moving counts.
+    let lost = moved
+        .iter()
+        .map(|(_, n)| n)
+        .sum::<u64>()
+        .max(counts.loss_records_lost);
+    let mut detail = moved
+        .iter()
+        .map(|(k, n)| format!("{k} +{n}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     if counts.loss_records > 0 {
-        let _ = write!(detail, " VIGIL_LOSS records: {}", counts.loss_records);
+        let _ = write!(
+            detail,
+            "; {} VIGIL_LOSS records, lost={} in all",
+            counts.loss_records, counts.loss_records_lost
+        );
     }
     Ok(Step {
         rate,
@@ -441,21 +468,14 @@ fn one_step(
     })
 }
 
-/// Loss counters now: (sum, description).
-fn lost_now(d: &Daemon, kernel: &mut Kernel) -> anyhow::Result<(u64, String)> {
-    match d {
+/// Loss counters now, by name (kernel: `lost`; vigil: `lost_CAUSE`).
+fn lost_now(d: &Daemon, kernel: &mut Kernel) -> anyhow::Result<BTreeMap<String, u64>> {
+    Ok(match d {
         Daemon::Kernel(_) => {
-            let s = kernel.status()?;
-            Ok((
-                u64::from(s.lost),
-                format!("kernel lost={} backlog={}", s.lost, s.backlog),
-            ))
+            BTreeMap::from([("kernel lost".to_string(), u64::from(kernel.status()?.lost))])
         }
-        Daemon::Vigil(v) => {
-            let (n, named) = vigild::lost(&v.status()?);
-            Ok((n, named.join(" ")))
-        }
-    }
+        Daemon::Vigil(v) => vigild::lost_counters(&v.status()?),
+    })
 }
 
 /// CPU seconds used so far by the daemon (with kauditd for kernel audit).

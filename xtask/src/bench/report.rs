@@ -22,6 +22,8 @@ pub struct Cell {
     ns: Vec<Vec<f64>>,
     /// Fewest calls per batch seen, per op.
     calls: Vec<u32>,
+    /// Calls per batch, one value per round, per op.
+    round_calls: Vec<Vec<u32>>,
     rules: Option<usize>,
     own_events: usize,
     vigil_hook: Option<String>,
@@ -35,6 +37,7 @@ impl Cell {
             sc,
             ns: vec![Vec::new(); ops],
             calls: vec![u32::MAX; ops],
+            round_calls: vec![Vec::new(); ops],
             rules: None,
             own_events: 0,
             vigil_hook: None,
@@ -48,6 +51,7 @@ impl Cell {
             if let Some(v) = self.ns.get_mut(i) {
                 v.push(s.ns);
                 self.calls[i] = self.calls[i].min(s.calls);
+                self.round_calls[i].push(s.calls);
             }
         }
         self.rules = r.rules.or(self.rules);
@@ -88,6 +92,8 @@ pub struct Report {
     pub load_start: String,
     pub load_end: String,
     pub seconds: f64,
+    /// `--no-audit-context`: the (a), (c), (d) rows measured tasks without audit context.
+    pub no_audit_context: bool,
 }
 
 /// `/proc/loadavg`'s first three fields.
@@ -141,6 +147,27 @@ impl Report {
         t
     }
 
+    /// Every measurement: scenario, rules, op, round, ns per op, calls per batch.
+    pub fn raw_tsv(&self) -> String {
+        let mut t = String::from("scenario\trules\top\tround\tns\tcalls\n");
+        for c in &self.cells {
+            let set = c.set().map_or_else(|| "-".to_string(), RuleSet::name);
+            for (i, op) in self.plan.ops.iter().enumerate() {
+                for (r, ns) in c.ns[i].iter().enumerate() {
+                    let calls = c.round_calls[i].get(r).copied().unwrap_or(0);
+                    let _ = writeln!(
+                        t,
+                        "{}\t{set}\t{}\t{}\t{ns:.1}\t{calls}",
+                        c.sc.tag(),
+                        op.name(),
+                        r + 1
+                    );
+                }
+            }
+        }
+        t
+    }
+
     fn method(&self, t: &mut String) {
         let p = &self.plan;
         let s = &self.start_status;
@@ -166,6 +193,14 @@ impl Report {
              work unless a `-a never,task` rule matched at its fork (row a0).",
             s.enabled, s.pid, s.backlog_limit
         );
+        if self.no_audit_context {
+            let _ = writeln!(
+                t,
+                "- `--no-audit-context`: the measuring processes of the (a), (c) and (d) rows were \
+                 also forked under `-a never,task` (no audit context), as on a machine where \
+                 kernel audit was never enabled; (b) rows necessarily have one."
+            );
+        }
         if self.sets.contains(&RuleSet::Stig) {
             let created = if self.stig_created.is_empty() {
                 "none had to be created".to_string()
@@ -179,6 +214,15 @@ impl Report {
             };
             let _ = writeln!(t, "- STIG set: Debian's file unchanged; its `dir=` rules need their directories ({created}).");
         }
+        let _ = writeln!(t, "- vigil: {}.", revision());
+        let _ = writeln!(
+            t,
+            "- Rules column: `N other` = N rules `-a always,exit -F arch=b64 -S <a syscall the \
+             benchmark never makes> -F auid>=1000 -F auid!=unset -k kI` (kind (c)); `N named` = N \
+             rules `-a always,exit -F arch=b64 -S getppid,read,write,stat,fstat,openat,close -F \
+             uid=<54321+I> -k kI` (kind (d): they name the measured syscalls and never match, the \
+             measuring process is uid 0); STIG = Debian's 30-stig.rules (rules the kernel listed)."
+        );
         let _ = writeln!(
             t,
             "- Method: {} interleaved rounds; in each round every scenario is set up (daemon started, \
@@ -427,6 +471,29 @@ impl Report {
                 .unwrap_or_default();
             let _ = writeln!(t, "- {}{set}: {}", c.sc.label(), notes.join("; "));
         }
+    }
+}
+
+/// The commit measured, and whether the working tree differed from it.
+fn revision() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .current_dir(crate::workspace_root())
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let Some(head) = git(&["rev-parse", "--short", "HEAD"]) else {
+        return "revision unknown (no git)".into();
+    };
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).map_or(0, |s| s.lines().count());
+    if dirty == 0 {
+        format!("built from commit {head}")
+    } else {
+        format!("built from commit {head} plus uncommitted changes in {dirty} files")
     }
 }
 

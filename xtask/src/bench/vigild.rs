@@ -157,20 +157,30 @@ impl Drop for Vigild {
     }
 }
 
-/// Sum of a status's `lost_*` counters, and the non-zero ones by name.
-pub fn lost(status: &BTreeMap<String, String>) -> (u64, Vec<String>) {
-    let mut sum = 0;
-    let mut named = Vec::new();
-    for (k, v) in status {
-        if k.starts_with("lost_") || k == "lost" {
-            let n: u64 = v.trim().parse().unwrap_or(0);
-            if n > 0 {
-                sum += n;
-                named.push(format!("{k}={n}"));
-            }
-        }
+/// A status's loss counters by cause (`lost_CAUSE` lines; `lost`, the auditctl line, is
+/// their total and is used only when no per-cause line is present).
+pub fn lost_counters(status: &BTreeMap<String, String>) -> BTreeMap<String, u64> {
+    let value = |v: &String| v.trim().parse::<u64>().unwrap_or(0);
+    let causes: BTreeMap<String, u64> = status
+        .iter()
+        .filter(|(k, _)| k.starts_with("lost_"))
+        .map(|(k, v)| (k.clone(), value(v)))
+        .collect();
+    if causes.is_empty() {
+        return BTreeMap::from([("lost".to_string(), status.get("lost").map_or(0, value))]);
     }
-    (sum, named)
+    causes
+}
+
+/// Sum of the loss counters, and the non-zero ones as `NAME=N`.
+pub fn lost(status: &BTreeMap<String, String>) -> (u64, Vec<String>) {
+    let c = lost_counters(status);
+    let named = c
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{k}={n}"))
+        .collect();
+    (c.values().sum(), named)
 }
 
 fn config_text(conf: &VigilConf) -> String {
