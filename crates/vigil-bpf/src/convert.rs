@@ -86,6 +86,26 @@ fn nametype(name: &str, index: u8) -> NameType {
     }
 }
 
+/// Whether a syscall that returned `ret` failed because a name was not found: the kernel's
+/// PATH item for a name whose lookup failed says `nametype=UNKNOWN` and has no inode.
+fn lookup_failed(ret: i64) -> bool {
+    ret == -i64::from(libc::ENOENT) || ret == -i64::from(libc::ENOTDIR)
+}
+
+/// The kernel's proctitle: at most 128 bytes of the command line, trailing unprintable bytes
+/// (the NUL after the last argument, ...) trimmed (`audit_proctitle_rtrim`).
+pub fn proctitle(cmdline: &[u8]) -> Option<Bytes> {
+    let printable = |c: u8| (0x20..0x7f).contains(&c);
+    let mut t = &cmdline[..cmdline.len().min(128)];
+    while t.len() > 1 && !printable(t[t.len() - 1]) {
+        t = &t[..t.len() - 1];
+    }
+    if t.len() == 1 && !printable(t[0]) {
+        t = &[];
+    }
+    (!t.is_empty()).then(|| Bytes(t.to_vec()))
+}
+
 /// Splits a kernel `dev_t` (major in the top 12 bits of 32).
 pub fn dev(d: u32) -> DevNum {
     DevNum {
@@ -97,41 +117,56 @@ pub fn dev(d: u32) -> DevNum {
 /// Builds the raw event; `clock` converts the timestamp.
 pub fn to_raw(ev: &SyscallEvent, clock: &Clock) -> RawEvent {
     let sname = vigil_rules::tables::syscall_name(ev.arch, ev.nr).unwrap_or("");
-    let paths = ev
+    let paths: Vec<RawPath> = ev
         .paths
         .iter()
-        .map(|p| {
+        .filter_map(|p| {
             let name = p
                 .name
                 .as_ref()
                 .filter(|c| !c.faulted())
                 .or(p.full.as_ref())
                 .map(bytes);
+            // An empty name with AT_EMPTY_PATH names the descriptor: the kernel looks no
+            // name up and writes no PATH item for it.
+            let empty = p
+                .name
+                .as_ref()
+                .is_some_and(|c| !c.faulted() && c.bytes.is_empty());
+            if empty && p.object.is_none() && p.full.is_none() {
+                return None;
+            }
             let mut rp = RawPath {
                 name,
                 nametype: nametype(sname, p.index),
                 ..RawPath::default()
             };
-            if let Some(o) = &p.object {
-                rp.inode = Some(o.ino);
-                rp.dev = dev(o.dev);
-                rp.mode = o.mode;
-                rp.ouid = o.uid;
-                rp.ogid = o.gid;
-                rp.rdev = dev(o.rdev);
+            match &p.object {
+                Some(o) => {
+                    rp.inode = Some(o.ino);
+                    rp.dev = dev(o.dev);
+                    rp.mode = o.mode;
+                    rp.ouid = o.uid;
+                    rp.ogid = o.gid;
+                    rp.rdev = dev(o.rdev);
+                }
+                None if lookup_failed(ev.ret) => rp.nametype = NameType::Unknown,
+                None => {}
             }
-            rp
+            Some(rp)
         })
         .collect();
+    // The kernel writes CWD only when the syscall looked a name up.
+    let cwd = if paths.is_empty() && !ev.paths.is_empty() {
+        None
+    } else {
+        ev.cwd.as_ref().map(bytes)
+    };
     let argv = ev
         .argv
         .as_ref()
         .map(|a| a.args.iter().map(|x| Bytes(x.clone())).collect::<Vec<_>>());
-    let proctitle = ev.argv.as_ref().map(|a| {
-        let mut t = a.args.join(&0u8);
-        t.truncate(128);
-        Bytes(t)
-    });
+    let proctitle = ev.argv.as_ref().and_then(|a| proctitle(&a.args.join(&0u8)));
     let obj_pids = ev
         .obj_pid
         .iter()
@@ -155,7 +190,7 @@ pub fn to_raw(ev: &SyscallEvent, clock: &Clock) -> RawEvent {
         args: [ev.args[0], ev.args[1], ev.args[2], ev.args[3]],
         exit: ev.ret,
         task: task(&ev.task, ev.exe.as_ref()),
-        cwd: ev.cwd.as_ref().map(bytes),
+        cwd,
         paths,
         argv,
         sockaddr: ev.sockaddr.as_ref().map(bytes),
@@ -238,5 +273,76 @@ pub fn to_event_input(ev: &SyscallEvent) -> vigil_rules::input::EventInput {
             .filter(|s| s.bytes.len() >= 2)
             .map(|s| u32::from(u16::from_ne_bytes([s.bytes[0], s.bytes[1]]))),
         openat2_flags: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::PathItem;
+
+    fn named(index: u8, name: &str) -> PathItem {
+        PathItem {
+            index,
+            name: Some(Captured {
+                bytes: name.as_bytes().to_vec(),
+                flags: 0,
+            }),
+            ..PathItem::default()
+        }
+    }
+
+    fn event(nr: u32, ret: i64, paths: Vec<PathItem>) -> SyscallEvent {
+        SyscallEvent {
+            arch: vigil_abi::VIGIL_AUDIT_ARCH_X86_64,
+            nr,
+            ret,
+            cwd: Some(Captured {
+                bytes: b"/tmp".to_vec(),
+                flags: 0,
+            }),
+            paths,
+            ..SyscallEvent::default()
+        }
+    }
+
+    #[test]
+    fn proctitle_is_cut_and_trimmed_as_the_kernel_does() {
+        assert_eq!(
+            proctitle(b"cat\0/etc/passwd\0"),
+            Some(Bytes::from("cat\0/etc/passwd"))
+        );
+        assert_eq!(proctitle(&[b'a'; 200]).unwrap().0.len(), 128);
+        assert_eq!(proctitle(b"\0"), None);
+        assert_eq!(proctitle(b""), None);
+        assert_eq!(proctitle(b"x\x01\xff"), Some(Bytes::from("x")));
+    }
+
+    #[test]
+    fn names_not_found_are_unknown() {
+        let clock = Clock {
+            tai_minus_real_ns: 0,
+        };
+        // unlink(2) of a missing name, chmod(90) that worked.
+        let raw = to_raw(&event(87, -2, vec![named(0, "gone")]), &clock);
+        assert_eq!(raw.paths[0].nametype, NameType::Unknown);
+        let raw = to_raw(&event(87, 0, vec![named(0, "here")]), &clock);
+        assert_eq!(raw.paths[0].nametype, NameType::Delete);
+        let raw = to_raw(&event(90, -13, vec![named(0, "locked")]), &clock);
+        assert_eq!(raw.paths[0].nametype, NameType::Normal);
+    }
+
+    #[test]
+    fn an_empty_name_is_no_path_and_no_cwd() {
+        let clock = Clock {
+            tai_minus_real_ns: 0,
+        };
+        // newfstatat(fd, "", AT_EMPTY_PATH)
+        let raw = to_raw(&event(262, 0, vec![named(1, "")]), &clock);
+        assert!(raw.paths.is_empty());
+        assert_eq!(raw.cwd, None);
+        let raw = to_raw(&event(262, 0, vec![named(1, "x")]), &clock);
+        assert_eq!(raw.paths.len(), 1);
+        assert_eq!(raw.cwd, Some(Bytes::from("/tmp")));
     }
 }
