@@ -10,7 +10,9 @@
 //! ```
 
 mod input;
+mod objpid;
 mod select;
 
 pub use input::{absolute, event_input, saddr_family};
+pub use objpid::{fill_obj_pids, fill_obj_pids_from, read_identity, TaskIdentity};
 pub use select::{RuleFilter, Selection, Serials};
