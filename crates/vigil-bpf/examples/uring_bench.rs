@@ -1,5 +1,6 @@
 //! io_uring auditing cost (`docs/BENCHMARKS.md`, "`io_uring`"): fio's io_uring engine doing 4 KiB
-//! random reads of a file on tmpfs, side by side in one run, rounds interleaved:
+//! random reads of a file on tmpfs, side by side in one run, rounds interleaved (the order
+//! rotates every round):
 //!   - `none`: nothing attached;
 //!   - `openat`: vigil auditing io_uring OPENAT only (fio opens its file with open(2), so every
 //!     READ is rejected by the opcode bitmap: the cost of having the hooks attached);
@@ -227,7 +228,10 @@ fn main() {
     let mut ev_rate: Vec<f64> = Vec::new();
     let mut lost_total = 0u64;
     for round in 0..a.rounds {
-        for (i, (name, ops)) in scenarios.iter().enumerate() {
+        // Rotate the order each round: no scenario always follows the same one.
+        for k in 0..scenarios.len() {
+            let i = (k + round) % scenarios.len();
+            let (name, ops) = &scenarios[i];
             loader
                 .apply(&UringConfig {
                     ops: *ops,

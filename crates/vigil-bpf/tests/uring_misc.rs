@@ -244,3 +244,64 @@ fn forcing_lsm_mode_on_a_kernel_that_refuses_it_fails_clearly() {
         Err(e) => assert!(e.to_string().contains("refuses LSM programs"), "{e}"),
     }
 }
+
+#[test]
+fn service_follows_rules_and_policy() {
+    if !vigil_testkit::require(
+        "uring service",
+        &[vigil_testkit::Need::Root, vigil_testkit::Need::Btf],
+    ) {
+        return;
+    }
+    let _lock = vigil_testkit::kernel_lock();
+    let mut s = vigil_bpf::uring::UringService::load(&UringOptions::default()).expect("load");
+    let rules = vigil_rules::parse_str("-a always,io_uring -S openat -k svc\n", "t.rules")
+        .unwrap()
+        .rules;
+    s.set_rules(&rules).expect("rules");
+    assert!(
+        s.describe().contains("tracepoints attached"),
+        "{}",
+        s.describe()
+    );
+    // A bad policy is refused whole, naming the place; the live one stays.
+    let err = s
+        .set_policy("-a deny,io_uring -F path=/etc\n", "p.policy")
+        .unwrap_err();
+    assert!(err.contains("p.policy:1:"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = spawn(&[
+        "ops",
+        "--mode",
+        "plain",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ])
+    .wait_with_output()
+    .unwrap();
+    let pid = lines(&out)[0]["pid"].as_u64().unwrap() as u32;
+    let mut raws = Vec::new();
+    let t0 = std::time::Instant::now();
+    while raws.len() < 2 && t0.elapsed() < Duration::from_secs(5) {
+        s.wait(Duration::from_millis(50)).unwrap();
+        s.poll(
+            &mut |r| {
+                if r.task.pid == pid {
+                    raws.push(r);
+                }
+            },
+            &mut |_, _, _| {},
+        );
+    }
+    // The client opens twice through io_uring.
+    assert_eq!(raws.len(), 2, "{raws:#?}");
+    assert!(raws
+        .iter()
+        .all(|r| r.nr == 18 && r.kind == vigil_format::RawKind::Uring));
+    // -e 0: nothing attached.
+    let mut off = rules.clone();
+    off.settings.enabled = Some(0);
+    s.set_rules(&off).unwrap();
+    assert!(s.describe().contains("nothing attached"));
+    assert_eq!(s.lost().get("uring_ringbuf"), Some(&0));
+}

@@ -10,6 +10,8 @@
 //!   something is audited or denied) and the cgroup or LSM hooks of the policy.
 //! - [`UringReader`]: the ring buffer; SUBMIT and COMPLETE records are joined per op
 //!   ([`join`]) into [`UringEvent`]s, denials come as [`Denial`]s.
+//! - [`UringService`]: the above as a daemon uses it (rules and policy in, raw events and
+//!   denials out).
 //! - [`convert`]: [`UringEvent`] to [`vigil_format::RawEvent`] (URINGOP + PATH/CWD/SOCKADDR)
 //!   and to the rule evaluator's input; [`Denial`] to a `VIGIL_POLICY` audit event.
 
@@ -21,6 +23,7 @@ pub mod loader;
 pub mod ops;
 pub mod policy;
 pub mod reader;
+pub mod service;
 
 pub use counters::UringCounters;
 pub use decode::{CompleteRec, PolicyRec, SubmitRec, UringRecord};
@@ -28,3 +31,4 @@ pub use join::{Denial, JoinStats, NoCompletion, UringEvent, UringOutput};
 pub use loader::{UringConfig, UringLoader, UringOptions};
 pub use policy::{CompiledPolicy, PolicyMode};
 pub use reader::UringReader;
+pub use service::UringService;
