@@ -5,7 +5,6 @@
 //! - [`input`]: what an evaluator sees of one event (task identity, syscall, objects).
 //! - [`tables`]: syscall, io_uring, field, errno, arch, record type tables (one table, used
 //!   everywhere).
-//!
 //! - Parsing: [`parse_file`], [`parse_str`] (rules files), [`parse_argv`] and
 //!   [`Loader::apply_argv`] (one auditctl command line), [`Loader`] (several files onto one
 //!   rule set), [`RuleSetBuilder`] (applying [`Command`]s as a daemon does).
@@ -27,8 +26,8 @@ pub mod kernel;
 pub mod lexer;
 pub mod load;
 mod opts;
-pub mod policy;
 pub mod parse;
+pub mod policy;
 pub mod print;
 pub mod reference;
 mod syscalls;
