@@ -251,6 +251,8 @@ fn bind_and_sendmsg_get_eperm_through_io_uring() {
             "-a deny,io_uring -S bind,sendmsg -F pid={} -k {key}\n",
             me()
         )),
+        // Audited too: the ops' own events carry the kernel's copy of the address.
+        ops: ops(&["bind", "sendmsg"]),
         ..UringConfig::default()
     };
     kit.loader.apply(&cfg).expect("apply");
@@ -308,8 +310,34 @@ fn bind_and_sendmsg_get_eperm_through_io_uring() {
         .unwrap()
         .send_to(b"x", peer.local_addr().unwrap())
         .unwrap();
-    let got = denials(&mut kit, me(), hooks.len());
+    let mine = |o: &UringOutput| match o {
+        UringOutput::Op(e) => e.submit.op.task.pid == me(),
+        UringOutput::Denial(_) => false,
+    };
+    let all = collect(&mut kit.reader, Duration::from_secs(3), |o| {
+        denials_of(o, me()).len() >= hooks.len()
+            && o.iter().filter(|x| mine(x)).count() >= hooks.len()
+    });
+    let got: Vec<Denial> = denials_of(&all, me()).into_iter().cloned().collect();
     kit.loader.apply(&UringConfig::default()).expect("clear");
+    let evs: Vec<_> = all
+        .iter()
+        .filter_map(|o| match o {
+            UringOutput::Op(e) if mine(o) => Some(&**e),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(evs.len(), hooks.len());
+    for e in &evs {
+        // BIND: the bare sockaddr in async_data; SENDMSG: the msghdr's copy of msg_name.
+        let sa = &e.submit.items.sockaddr.as_ref().expect("sockaddr").bytes;
+        let fam = u16::from_ne_bytes([sa[0], sa[1]]);
+        assert!(fam == 2 || fam == 10, "family {fam}");
+        if e.submit.op.opcode == 9 {
+            assert_eq!(sa, &sockaddr_of(peer.local_addr().unwrap()));
+        }
+        assert_eq!(vigil_bpf::uring::convert::result(e), -1, "EPERM");
+    }
     let seen: Vec<u32> = got.iter().map(|d| d.rec.deny.hook).collect();
     assert_eq!(seen, hooks);
     assert!(got
