@@ -9,7 +9,7 @@ use vigil_abi::{
     VIGIL_POL_HOW_PREVENTED, VIGIL_POL_WHAT_OP, VIGIL_POL_WHAT_PERSONALITY, VIGIL_POL_WHAT_SQPOLL,
     VIGIL_UOP_F_INIT_FAILED, VIGIL_UOP_F_PERSONALITY, VIGIL_URING_CTX_IOWQ, VIGIL_URING_CTX_SQPOLL,
 };
-use vigil_format::model::{Event, Field, FieldName, Identity, Record, Value};
+use vigil_format::model::{Event, Identity, Record, Value};
 use vigil_format::raw::{RawCreds, RawUring, UringCtx};
 use vigil_format::{f, rt, Bytes, RawEvent, RawKind, RawPath, RawTask};
 use vigil_rules::ast::FilterList;
@@ -330,13 +330,6 @@ fn hook_word(hook: u32) -> &'static str {
     )
 }
 
-fn other(name: &str, value: Value) -> Field {
-    Field {
-        name: FieldName::Other(name.to_string()),
-        value,
-    }
-}
-
 /// The audit event of a denial: a SYSCALL record (`io_uring_setup` for a ring creation, else
 /// `io_uring_enter`; `success=no exit=-1` (EPERM); a0 = opcode, a1 = ring, a2 = `user_data`,
 /// a3 = rule) so that `ausearch -k KEY` / `-p PID` select it (ausearch 3.0.9 does not parse
@@ -374,12 +367,11 @@ pub fn denial_event(
     let t = &p.task;
     let mut r = Record::new(rt::VIGIL_POLICY);
     r.push(f::ACTION, Value::tok("deny"));
-    r.fields.push(other("how", Value::tok(how_word(p.how))));
-    r.fields.push(other("what", Value::tok(what_word(p.what))));
-    r.fields.push(other("hook", Value::tok(hook_word(p.hook))));
+    r.push(f::HOW, Value::tok(how_word(p.how)));
+    r.push(f::WHAT, Value::tok(what_word(p.what)));
+    r.push(f::HOOK, Value::tok(hook_word(p.hook)));
     r.push(f::RULE, Value::Dec(u64::from(p.rule)));
-    r.fields
-        .push(other("src", Value::Str(origin.as_bytes().to_vec())));
+    r.push(f::SRC, Value::Str(origin.as_bytes().to_vec()));
     if !creation {
         r.push(f::URING_OP, Value::Dec(u64::from(p.opcode)));
     }
@@ -399,8 +391,7 @@ pub fn denial_event(
     }
     if p.how == VIGIL_POL_HOW_KILLED {
         r.push(f::SIG, Value::Dec(9));
-        r.fields
-            .push(other("sig_res", Value::SDec(i64::from(p.signal_ret))));
+        r.push(f::SIG_RES, Value::SDec(i64::from(p.signal_ret)));
     }
     let key = if keys.is_empty() {
         Value::Null
