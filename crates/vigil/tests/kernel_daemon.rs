@@ -1,0 +1,324 @@
+//! The daemon under real kernel load (BPF source): rule changes with `vigil ctl` while a
+//! flood runs (each event judged by the old or the new set, never a mix), rotation by size
+//! and by SIGUSR1 with ausearch reading the rotated set, vigil's immutable mode (`-e 2`, the
+//! daemon's own flag: kernel audit is never touched), and `kill -9` during a flood.
+
+mod daemon_util;
+mod support;
+
+use std::io::BufRead;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use support::events::{ausearch_events, log_events, show, Ev};
+use support::workload::{cs, run, spawn, Op};
+use support::{need_kernel, pb, test_dir, unique_auid, KernelDaemon};
+use vigil_testkit::unique_key;
+
+/// An openat rule on one file for one login uid.
+fn open_rule(auid: u32, file: &std::path::Path, key: &str) -> String {
+    format!(
+        "-a always,exit -F arch=b64 -S openat -F auid={auid} -F path={} -k {key}",
+        file.display()
+    )
+}
+
+/// The source's and writer's loss counters summed.
+fn lost(d: &KernelDaemon) -> u64 {
+    d.status()
+        .iter()
+        .filter(|(k, _)| k.starts_with("lost_"))
+        .map(|(_, v)| v.parse::<u64>().unwrap_or(0))
+        .sum()
+}
+
+#[test]
+fn rule_changes_under_load_judge_each_event_by_one_set() {
+    const N: u32 = 60_000;
+    if !need_kernel("rule_changes_under_load_judge_each_event_by_one_set") {
+        return;
+    }
+    let (ka, kb) = (unique_key("e2e-swap-a"), unique_key("e2e-swap-b"));
+    let auid = unique_auid();
+    let dir = test_dir("vigil-e2e-swap-");
+    let file = dir.path().join("f");
+    std::fs::write(&file, "x").unwrap();
+    let (rule_a, rule_b) = (open_rule(auid, &file, &ka), open_rule(auid, &file, &kb));
+    let d = KernelDaemon::start(
+        &format!("{rule_a}\n"),
+        "[log]\nmax_log_file = 0\n[queue]\nq_depth = 262144\noverflow_action = \"block\"\n",
+    );
+    // One request swaps the rule: -R applies the whole file as one change.
+    let to_b = dir.path().join("to_b.rules");
+    let to_a = dir.path().join("to_a.rules");
+    std::fs::write(&to_b, format!("-d{}\n{rule_b}\n", &rule_a[2..])).unwrap();
+    std::fs::write(&to_a, format!("-d{}\n{rule_a}\n", &rule_b[2..])).unwrap();
+    let mut flood = spawn(vec![Op::SetLoginuid(auid), Op::OpenLoop(cs(pb(&file)), N)]);
+    let done = AtomicBool::new(false);
+    let swaps = AtomicU32::new(0);
+    let run = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut next_b = true;
+            while !done.load(Ordering::Acquire) {
+                let f = if next_b { &to_b } else { &to_a };
+                d.ctl_ok(&["-R", &f.display().to_string()]);
+                swaps.fetch_add(1, Ordering::AcqRel);
+                next_b = !next_b;
+                std::thread::sleep(Duration::from_millis(30));
+            }
+        });
+        flood.release();
+        let r = flood.go();
+        done.store(true, Ordering::Release);
+        r
+    });
+    assert!(run.result(1) >= 0, "{run:?}");
+    let swaps = swaps.load(Ordering::Acquire);
+    d.sync();
+    let evs: Vec<Ev> = {
+        let mut v: Vec<Ev> = log_events(&d.log)
+            .into_iter()
+            .filter(|e| e.is_syscall() && e.pid() == run.pid && e.nr() == 257)
+            .collect();
+        v.sort_by_key(|e| e.0.id.serial);
+        v
+    };
+    // Every event has exactly one of the two keys (one rule set judged it), and the keys
+    // change in blocks, at most once per swap: in syscall order, A...A B...B A...A.
+    let mut transitions = 0;
+    let mut last: Option<bool> = None;
+    for e in &evs {
+        let keys = e.keys();
+        assert_eq!(
+            keys.len(),
+            1,
+            "one key per event: {}",
+            show(std::slice::from_ref(e))
+        );
+        let is_b = keys[0] == kb;
+        assert!(is_b || keys[0] == ka, "unknown key {keys:?}");
+        if last.is_some_and(|l| l != is_b) {
+            transitions += 1;
+        }
+        last = Some(is_b);
+    }
+    eprintln!(
+        "{} events, {swaps} swaps, {transitions} key changes",
+        evs.len()
+    );
+    assert!(
+        transitions <= swaps,
+        "{transitions} key changes for {swaps} rule swaps"
+    );
+    assert!(
+        swaps >= 2 && transitions >= 1,
+        "the flood ended before the rules changed twice ({swaps} swaps): make it longer"
+    );
+    // Nothing lost in between: every open is in the log once (or counted as lost).
+    let opens = evs.len() as u64;
+    let lost = lost(&d);
+    assert!(opens <= u64::from(N), "{opens} events for {N} opens");
+    assert!(
+        opens + lost >= u64::from(N),
+        "{opens} events and {lost} lost for {N} opens"
+    );
+    // ausearch agrees on the split.
+    let b = ausearch_events(&d.log, &["-k", &kb, "-p", &run.pid.to_string()]).len();
+    let b_log = evs.iter().filter(|e| e.has_key(&kb)).count();
+    assert_eq!(b, b_log, "ausearch -k {kb}");
+}
+
+#[test]
+fn rotation_by_size_and_signal_keeps_every_event() {
+    const N: u32 = 8_000;
+    if !need_kernel("rotation_by_size_and_signal_keeps_every_event") {
+        return;
+    }
+    let key = unique_key("e2e-rot");
+    let auid = unique_auid();
+    let dir = test_dir("vigil-e2e-rot-");
+    let file = dir.path().join("f");
+    std::fs::write(&file, "x").unwrap();
+    let mut d = KernelDaemon::start(
+        &format!("{}\n", open_rule(auid, &file, &key)),
+        "[log]\nmax_log_file = 1\nnum_logs = 100\nmax_log_file_action = \"rotate\"\n\
+         [queue]\nq_depth = 262144\noverflow_action = \"block\"\n",
+    );
+    let first = run(vec![
+        Op::SetLoginuid(auid),
+        Op::OpenLoop(cs(pb(&file)), N / 2),
+    ]);
+    d.signal(libc::SIGUSR1);
+    let second = run(vec![
+        Op::SetLoginuid(auid),
+        Op::OpenLoop(cs(pb(&file)), N / 2),
+    ]);
+    d.sync();
+    let lost = lost(&d);
+    assert_eq!(lost, 0, "losses: {:?}", d.status());
+    let st = d.stop();
+    assert!(st.success(), "{st}");
+    let logdir = d.log.parent().unwrap().to_path_buf();
+    let files: Vec<_> = std::fs::read_dir(&logdir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    // 8000 events of ~600 bytes in 1 MiB files, plus the signal: several files.
+    assert!(files.len() >= 4, "{files:?}");
+    for f in &files {
+        let mode = std::fs::metadata(f).unwrap().permissions();
+        let want = if *f == d.log { 0o600 } else { 0o400 };
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            want,
+            "{}",
+            f.display()
+        );
+        // No event is split between two files: each file's events are whole.
+        for e in log_events(f) {
+            let t = e.types();
+            if t.iter().any(|x| x == "PATH" || x == "CWD") {
+                assert_eq!(
+                    t[0],
+                    "SYSCALL",
+                    "{}: event cut at a file edge: {t:?}",
+                    f.display()
+                );
+            }
+        }
+    }
+    // ausearch reads the whole set (a directory) and finds every event once.
+    let evs = ausearch_events(&logdir, &["-k", &key]);
+    for (r, n) in [(&first, N / 2), (&second, N / 2)] {
+        let mine: Vec<&Ev> = evs.iter().filter(|e| e.pid() == r.pid).collect();
+        assert_eq!(mine.len(), n as usize, "events of {} in the set", r.pid);
+        let mut serials: Vec<u64> = mine.iter().map(|e| e.0.id.serial).collect();
+        serials.dedup();
+        assert_eq!(serials.len(), n as usize, "each event once");
+    }
+    let rotate = ausearch_events(&logdir, &["-m", "DAEMON_ROTATE"]);
+    assert!(!rotate.is_empty(), "DAEMON_ROTATE in the set");
+}
+
+#[test]
+fn immutable_mode_is_vigils_own_and_keeps_auditing() {
+    if !need_kernel("immutable_mode_is_vigils_own_and_keeps_auditing") {
+        return;
+    }
+    let key = unique_key("e2e-imm");
+    let auid = unique_auid();
+    let dir = test_dir("vigil-e2e-imm-");
+    let file = dir.path().join("f");
+    std::fs::write(&file, "x").unwrap();
+    let kernel_before = kernel_enabled();
+    let d = KernelDaemon::start(&format!("{}\n", open_rule(auid, &file, &key)), "");
+    d.ctl_ok(&["-e", "2"]);
+    assert_eq!(d.status()["enabled"], "2");
+    // Every change is refused, auditing included.
+    for args in [
+        &["-D"][..],
+        &["-e", "0"],
+        &[
+            "-a",
+            "always,exit",
+            "-F",
+            "arch=b64",
+            "-S",
+            "unlink",
+            "-k",
+            "x",
+        ],
+        &["-b", "10"],
+    ] {
+        let out = d.ctl(args);
+        assert!(!out.status.success(), "{args:?} accepted under -e 2");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("immutable"),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(d.status()["hook_mode"].contains("sys_exit"));
+    let r = run(vec![
+        Op::SetLoginuid(auid),
+        Op::OpenAt(cs(pb(&file)), libc::O_RDONLY, 0),
+    ]);
+    let evs: Vec<Ev> = d
+        .by_key(&key)
+        .into_iter()
+        .filter(|e| e.pid() == r.pid)
+        .collect();
+    assert_eq!(evs.len(), 1, "still auditing after refused -e 0");
+    // The refusals are audited as the kernel does (res=0).
+    let refused = ausearch_events(&d.log, &["-m", "CONFIG_CHANGE"]);
+    let zero = refused
+        .iter()
+        .filter(|e| e.get("CONFIG_CHANGE", "res").as_deref() == Some("0"))
+        .count();
+    assert!(zero >= 4, "refusals audited:\n{}", show(&refused));
+    // vigil's -e 2 is not the kernel's: kernel audit's flag is unchanged.
+    assert_eq!(kernel_enabled(), kernel_before);
+    assert_ne!(kernel_enabled().as_deref(), Some("2"));
+}
+
+/// `auditctl -s`'s enabled value (read only).
+fn kernel_enabled() -> Option<String> {
+    let out = std::process::Command::new("auditctl")
+        .arg("-s")
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("enabled ").map(str::to_owned))
+}
+
+#[test]
+fn kill_9_during_a_kernel_flood_leaves_whole_lines() {
+    if !need_kernel("kill_9_during_a_kernel_flood_leaves_whole_lines") {
+        return;
+    }
+    let key = unique_key("e2e-kill9");
+    let auid = unique_auid();
+    let dir = test_dir("vigil-e2e-kill9-");
+    let file = dir.path().join("f");
+    std::fs::write(&file, "x").unwrap();
+    let mut d = KernelDaemon::start(
+        &format!("{}\n", open_rule(auid, &file, &key)),
+        "[log]\nmax_log_file = 0\nflush = \"none\"\n",
+    );
+    let mut flood = spawn(vec![
+        Op::SetLoginuid(auid),
+        Op::OpenLoop(cs(pb(&file)), 200_000),
+    ]);
+    flood.release();
+    // Kill it while it writes.
+    let t0 = Instant::now();
+    while std::fs::metadata(&d.log).map_or(0, |m| m.len()) < 2 << 20 {
+        assert!(
+            t0.elapsed() < Duration::from_mins(1),
+            "the flood never reached 2 MiB"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    d.signal(libc::SIGKILL);
+    let st = d.wait(Duration::from_secs(20));
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&st),
+        Some(libc::SIGKILL)
+    );
+    drop(flood);
+    let bytes = std::fs::read(&d.log).unwrap();
+    assert_eq!(bytes.last(), Some(&b'\n'), "the last line is whole");
+    let mut n = 0;
+    for line in std::io::BufReader::new(&bytes[..]).split(b'\n') {
+        let line = line.unwrap();
+        vigil_format::text::parse_line(&line).unwrap_or_else(|e| {
+            panic!("line {}: {e:?}: {}", n + 1, String::from_utf8_lossy(&line))
+        });
+        n += 1;
+    }
+    assert!(n > 1000, "{n} lines");
+    // ausearch reads it to the end.
+    let evs = ausearch_events(&d.log, &["-k", &key]);
+    assert!(evs.len() > 300, "{} events", evs.len());
+}
