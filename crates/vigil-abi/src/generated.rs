@@ -615,7 +615,9 @@ pub struct Syscall {
     pub nitems: u16,
     /// VIGIL_SC_F_*
     pub flags: u16,
-    pub pad0: u32,
+    /// vigil_ctl.generation that judged the event (which compiled set 'rulesets',
+    /// 'undecided' and the RULES item refer to).
+    pub generation: u32,
     pub task: Task,
 }
 
@@ -636,7 +638,7 @@ impl Syscall {
             undecided: rd::u64(b, 96),
             nitems: rd::u16(b, 104),
             flags: rd::u16(b, 106),
-            pad0: rd::u32(b, 108),
+            generation: rd::u32(b, 108),
             task: Task::read(b.get(112..)?)?,
         })
     }
@@ -654,7 +656,7 @@ impl Syscall {
         out.extend_from_slice(&self.undecided.to_ne_bytes());
         out.extend_from_slice(&self.nitems.to_ne_bytes());
         out.extend_from_slice(&self.flags.to_ne_bytes());
-        out.extend_from_slice(&self.pad0.to_ne_bytes());
+        out.extend_from_slice(&self.generation.to_ne_bytes());
         self.task.write(out);
     }
 }
@@ -671,7 +673,7 @@ const _: () = {
     assert!(core::mem::offset_of!(Syscall, undecided) == 96);
     assert!(core::mem::offset_of!(Syscall, nitems) == 104);
     assert!(core::mem::offset_of!(Syscall, flags) == 106);
-    assert!(core::mem::offset_of!(Syscall, pad0) == 108);
+    assert!(core::mem::offset_of!(Syscall, generation) == 108);
     assert!(core::mem::offset_of!(Syscall, task) == 112);
 };
 
@@ -944,7 +946,8 @@ const _: () = {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C)]
 pub struct Ctl {
-    /// Live generation (0 or 1); read once per event.
+    /// Live generation; its low bit picks the half of every double-buffered map. Read once
+    /// per event. The syscall loader counts it up on every swap (records carry it).
     pub generation: u32,
     pub flags: u32,
     pub rules_cap: u32,
@@ -2740,8 +2743,8 @@ pub static STRUCT_LAYOUTS: &[StructLayout] = &[
                 size: core::mem::size_of::<u16>(),
             },
             FieldLayout {
-                name: "pad0",
-                offset: core::mem::offset_of!(Syscall, pad0),
+                name: "generation",
+                offset: core::mem::offset_of!(Syscall, generation),
                 size: core::mem::size_of::<u32>(),
             },
             FieldLayout {

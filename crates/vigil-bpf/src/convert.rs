@@ -202,6 +202,41 @@ pub fn to_raw(ev: &SyscallEvent, clock: &Clock) -> RawEvent {
     }
 }
 
+/// `name` made absolute against `cwd`, with empty, `.` and `..` components folded (as path
+/// and dir rules compare); `None` for a relative name without a working directory. A
+/// trailing `/` is kept.
+pub fn absolute(name: &[u8], cwd: Option<&[u8]>) -> Option<Vec<u8>> {
+    let mut joined = Vec::with_capacity(name.len() + cwd.map_or(0, <[u8]>::len) + 1);
+    match (name.first(), cwd) {
+        (Some(b'/'), _) => joined.extend_from_slice(name),
+        (_, Some(c)) if c.first() == Some(&b'/') => {
+            joined.extend_from_slice(c);
+            joined.push(b'/');
+            joined.extend_from_slice(name);
+        }
+        _ => return None,
+    }
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for comp in joined.split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = Vec::with_capacity(joined.len());
+    for p in &parts {
+        out.push(b'/');
+        out.extend_from_slice(p);
+    }
+    if out.is_empty() || (joined.ends_with(b"/") && !parts.is_empty()) {
+        out.push(b'/');
+    }
+    Some(out)
+}
+
 /// What the rule evaluators see of a BPF event (for the rule sets BPF left undecided, and
 /// for tests comparing BPF with `CompiledSet::evaluate`). Supplementary groups, LSM labels
 /// and container ids are not in BPF events yet (empty).
@@ -211,12 +246,25 @@ pub fn to_event_input(ev: &SyscallEvent) -> vigil_rules::input::EventInput {
     let objects = ev
         .paths
         .iter()
+        // An empty name with AT_EMPTY_PATH names the descriptor: no name is looked up (as
+        // `to_raw`, which writes no PATH item for it).
+        .filter(|p| {
+            p.object.is_some()
+                || p.full.is_some()
+                || p.name
+                    .as_ref()
+                    .is_none_or(|n| n.faulted() || !n.bytes.is_empty())
+        })
         .map(|p| {
-            let path = p
-                .full
-                .as_ref()
-                .or(p.name.as_ref().filter(|n| n.bytes.first() == Some(&b'/')))
-                .map(|c| c.bytes.clone());
+            // The object's own path (dentry walk) when BPF reached it, else the name made
+            // absolute against the working directory.
+            let path = match (&p.full, &p.name) {
+                (Some(f), _) => Some(f.bytes.clone()),
+                (None, Some(n)) if !n.faulted() && !n.bytes.is_empty() => {
+                    absolute(&n.bytes, ev.cwd.as_ref().map(|c| c.bytes.as_slice()))
+                }
+                _ => None,
+            };
             match &p.object {
                 Some(o) => ObjectInput {
                     path,

@@ -72,6 +72,8 @@ pub struct SyscallEvent {
     pub nr: u32,
     pub args: [u64; 6],
     pub ret: i64,
+    /// The rule generation that judged the event (`Loader::generation` when it was live).
+    pub generation: u32,
     /// Bit i: ruleset i wants the event.
     pub rulesets: u64,
     /// Bit i: ruleset i was not judged in BPF; user space must judge it.
@@ -266,6 +268,7 @@ impl Decoder {
             nr: sc.nr,
             args: sc.args,
             ret: sc.ret,
+            generation: sc.generation,
             rulesets: sc.rulesets,
             undecided: sc.undecided,
             flags: sc.flags,

@@ -10,6 +10,8 @@
 //! - [`features`]: what this kernel allows.
 //! - [`uring`]: io_uring auditing and policy (own instance, ring buffer and loader).
 //! - [`rules`]: vigil-rules' compiled rule index into the BPF maps ([`Loader::apply_rules`]).
+//! - [`verdict`]: an event's [`vigil_rules::reference::Decision`] from BPF's verdicts plus
+//!   user space for the rule sets BPF left undecided.
 //!
 //! Design: docs/design/bpf.md.
 
@@ -23,9 +25,11 @@ pub mod error;
 pub mod features;
 pub mod loader;
 pub mod object;
+pub mod paths;
 pub mod reader;
 pub mod rules;
 pub mod uring;
+pub mod verdict;
 
 pub use counters::Counters;
 pub use decode::{DecodeError, DecodeStats, Decoder, SyscallEvent};

@@ -136,7 +136,10 @@ pub struct Loader {
     ring: Option<RingBuf<MapData>>,
     hook: Hook,
     link: Option<LinkHandle>,
+    /// Live generation (`vigil_ctl.generation`): counts swaps; its low bit is the live half.
     gen: u32,
+    live_syscalls: usize,
+    emit_all: bool,
     filter: FilterSet,
     rules_reason: Option<String>,
     features: Features,
@@ -254,6 +257,8 @@ impl Loader {
             hook: opts.hook,
             link: None,
             gen: 0,
+            live_syscalls: 0,
+            emit_all: false,
             filter: FilterSet::default(),
             rules_reason: None,
             features,
@@ -320,7 +325,7 @@ impl Loader {
             rulesets: f.rulesets,
             ..Genconf::default()
         };
-        self.publish(self.gen ^ 1, &conf, &masks)?;
+        self.publish(self.gen.wrapping_add(1), &conf, &masks)?;
         self.filter = f.clone();
         self.rules_reason = None;
         Ok(())
@@ -330,11 +335,12 @@ impl Loader {
     /// `set` in one pass (bit i of an event's `rulesets` = rule set i records it) and marks
     /// what it cannot judge `undecided`. `emit_all` sends every candidate (tests).
     pub fn apply_rules(&mut self, set: &CompiledSet, emit_all: bool) -> Result<()> {
-        let next = self.gen ^ 1;
-        let (mut conf, masks) = self.rx.write(next, set)?;
+        let next = self.gen.wrapping_add(1);
+        let (mut conf, masks) = self.rx.write(next & 1, set)?;
         if emit_all {
             conf.flags |= VIGIL_CONF_F_EMIT_ALL;
         }
+        self.emit_all = emit_all;
         self.publish(next, &conf, &masks)?;
         self.filter = FilterSet::default();
         self.rules_reason = crate::rules::all_undecided_reason(set).or_else(|| {
@@ -348,19 +354,42 @@ impl Loader {
         Ok(())
     }
 
+    /// Resolves the paths `set` names (watches, `dir=`, `exe=`) again and, when one changed
+    /// since `set` was applied, applies `set` again (a new generation). `Ok(true)`: swapped.
+    pub fn refresh_paths(&mut self, set: &CompiledSet) -> Result<bool> {
+        if !self.rx.paths_changed(set) {
+            return Ok(false);
+        }
+        let emit_all = self.emit_all;
+        self.apply_rules(set, emit_all)?;
+        Ok(true)
+    }
+
     /// Why (part of) the live rule set is judged in user space, when it is.
     pub fn undecided_reason(&self) -> Option<&str> {
         self.rules_reason.as_deref()
     }
 
-    /// Writes generation `next`'s conf and bitmaps, flips, waits for a grace period, then
-    /// attaches (some syscall can match) or detaches (none can).
+    /// The live rule generation: events carry the generation that judged them
+    /// ([`crate::SyscallEvent::generation`]); the next swap makes it `generation() + 1`.
+    pub fn generation(&self) -> u32 {
+        self.gen
+    }
+
+    /// Syscalls (x86_64 and i386 together) the live bitmaps let through.
+    pub fn live_syscalls(&self) -> usize {
+        self.live_syscalls
+    }
+
+    /// Writes generation `next`'s conf and bitmaps (in half `next & 1`), flips, waits for a
+    /// grace period, then attaches (some syscall can match) or detaches (none can).
     fn publish(&mut self, next: u32, conf: &Genconf, masks: &[Sysmask; 2]) -> Result<()> {
+        let half = next & 1;
         for (idx, mask) in masks.iter().enumerate() {
             self.maps
                 .sysmask
                 .set(
-                    next * VIGIL_NR_ARCH + idx as u32,
+                    half * VIGIL_NR_ARCH + idx as u32,
                     encode(|v| mask.write(v)),
                     0,
                 )
@@ -368,7 +397,7 @@ impl Loader {
         }
         self.maps
             .genconf
-            .set(next, encode(|v| conf.write(v)), 0)
+            .set(half, encode(|v| conf.write(v)), 0)
             .map_err(map_err("vigil_genconf"))?;
         let caps = self.rx.caps;
         let ctl = Ctl {
@@ -385,6 +414,15 @@ impl Loader {
             .map_err(map_err("vigil_ctl"))?;
         self.gen = next;
         sync_rcu();
+        self.live_syscalls = masks
+            .iter()
+            .map(|m| {
+                m.bits
+                    .iter()
+                    .map(|w| w.count_ones() as usize)
+                    .sum::<usize>()
+            })
+            .sum();
         if masks.iter().all(|m| m.bits.iter().all(|w| *w == 0)) {
             self.detach()
         } else {

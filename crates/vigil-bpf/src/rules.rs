@@ -7,6 +7,8 @@
 //! the task list has rules; the syscalls of watch rules (inode phase) and of exit rules
 //! indexed by exe/dir/contid; single rule sets whose candidate has such a condition.
 
+use std::collections::BTreeMap;
+
 use aya::maps::{Array, HashMap, MapData};
 use vigil_abi::{
     Genconf, RxInsn, RxKey, RxList, RxRule, Sysmask, VIGIL_ARCH_IDX_I386, VIGIL_ARCH_IDX_X86_64,
@@ -21,6 +23,7 @@ use vigil_rules::compile::layout::{
 use vigil_rules::tables::SYSCALL_CLASS_FIRST;
 
 use crate::error::{Error, Result};
+use crate::paths::PathInfo;
 
 /// Capacity of each generation's half of the rule-index maps (entries).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +168,8 @@ pub(crate) struct RxMaps {
     /// Per generation: keys written to `lists` and `index`, cleared before reuse.
     written_lists: [Vec<u32>; 2],
     written_index: [Vec<[u8; RxKey::SIZE]>; 2],
+    /// The path operands of the live set, as resolved when it was written.
+    resolved: BTreeMap<u32, PathInfo>,
 }
 
 fn enc<const N: usize>(write: impl FnOnce(&mut Vec<u8>)) -> [u8; N] {
@@ -224,7 +229,13 @@ impl RxMaps {
             caps,
             written_lists: [Vec::new(), Vec::new()],
             written_index: [Vec::new(), Vec::new()],
+            resolved: BTreeMap::new(),
         })
+    }
+
+    /// Whether a path `set` names resolves to another object than when it was written.
+    pub fn paths_changed(&self, set: &CompiledSet) -> bool {
+        crate::paths::resolve_all(set) != self.resolved
     }
 
     /// Writes `set` into generation `gen` (not live); returns its genconf and per-arch
@@ -242,6 +253,7 @@ impl RxMaps {
             )));
         }
         let g = gen as usize & 1;
+        self.resolved = crate::paths::resolve_all(set);
 
         // Clear what this generation's half held before (lists and buckets are looked up
         // by key; everything else is only reached through them).

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use vigil_abi::{Counter, VIGIL_AUDIT_ARCH_X86_64};
 use vigil_bpf::convert::to_event_input;
+use vigil_bpf::verdict::decide;
 use vigil_bpf::{FilterSet, LoadOptions, Loader, SyscallEvent};
 use vigil_rules::ast::RuleSet;
 use vigil_rules::compile::compile;
@@ -76,7 +77,7 @@ fn differential(test: &str, extra: Option<&str>) {
     let mut sets = vec![
         ruleset(&sub(
             "-a never,exit -F arch=b64 -S openat -F pid=PID -F success=0\n\
-             -a always,exit -F arch=b64 -S open,openat,creat -F pid=PID -k rs0-open\n\
+             -a always,exit -F arch=b64 -S open,openat,creat -F pid=PID -k rs0-open -k rs0-2nd\n\
              -a always,exit -F arch=b64 -S chmod -F a1=0600 -F pid=PID -k rs0-chmod\n\
              -a always,exit -F arch=b64 -S rename -F exit=0 -F ppid=ME -k rs0-rename\n\
              -a always,exit -F arch=b64 -S all -F uid=54321 -k rs0-nobody\n",
@@ -84,8 +85,8 @@ fn differential(test: &str, extra: Option<&str>) {
         ruleset(&sub(
             "-a always,exit -F arch=b64 -S unlink,rename -F ppid=ME -k rs1-names\n\
              -a always,exit -S all -F pid=PID -F exit=-ENOENT -k rs1-enoent\n\
-             -a always,exit -F arch=b64 -S chown -F auid!=4242 -F pid=PID -k rs1-chown\n\
-             -a never,exit -F arch=b64 -S creat -F pid=PID\n\
+             -a always,exit -F arch=b64 -S chown -F auid!=4242 -F pid=PID -k rs1-chown -k x\n\
+             -a never,exit -F arch=b64 -S creat -F pid=PID -k never-has-a-key\n\
              -a always,exit -F arch=b64 -S creat,chmod -F euid>=0 -F pid=PID -k rs1-cc\n",
         )),
         ruleset(&sub(
@@ -142,6 +143,7 @@ fn differential(test: &str, extra: Option<&str>) {
     let mut it = complete.iter();
     let mut wanted_total = 0;
     let mut undecided_total = 0;
+    let mut keyed_in_bpf = 0;
     let mut judged_iter = judged.iter().peekable();
     for ev in &mut it {
         let user = compiled.evaluate(&to_event_input(ev));
@@ -175,6 +177,27 @@ fn differential(test: &str, extra: Option<&str>) {
                     );
                 }
                 assert!(j.rulesets | j.undecided != 0, "{name}: emitted for nobody");
+                // The event's verdict (BPF's, user space for what it left undecided) is the
+                // reference evaluator's, keys included.
+                let (d, judged) = decide(j, &compiled);
+                assert_eq!(judged.inconsistent, 0, "{name}: BPF answer does not fit");
+                let input = to_event_input(j);
+                let r = vigil_rules::reference::evaluate(&sets, &input);
+                assert_eq!(
+                    d.wanted, r.wanted,
+                    "{name}: verdict differs from the reference"
+                );
+                for i in 0..sets.len() {
+                    assert_eq!(
+                        d.keys(&sets, i),
+                        r.keys(&sets, i),
+                        "{name}: keys of set {i}"
+                    );
+                }
+                keyed_in_bpf += usize::from(
+                    judged.in_bpf & d.wanted != 0
+                        && (0..sets.len()).any(|i| d.keys(&sets, i).len() > 1),
+                );
                 wanted_total += usize::from(user.wanted != 0);
                 undecided_total += usize::from(j.undecided != 0);
             }
@@ -202,6 +225,10 @@ fn differential(test: &str, extra: Option<&str>) {
     // failed open, unlink/rename, chown, chmod (rs1), unlink under /tmp (rs2, undecided:
     // dir= is evaluated in user space).
     assert!(wanted_total >= 8, "only {wanted_total} wanted events");
+    assert!(
+        extra.is_some() || keyed_in_bpf >= 1,
+        "no event decided in BPF by a rule with several keys"
+    );
     assert!(
         undecided_total >= 1,
         "the dir= rule never left an event undecided"

@@ -257,7 +257,9 @@ struct vigil_syscall {
 	__u16 nitems;
 	/* VIGIL_SC_F_* */
 	__u16 flags;
-	__u32 pad0;
+	/* vigil_ctl.generation that judged the event (which compiled set `rulesets`,
+	 * `undecided` and the RULES item refer to). */
+	__u32 generation;
 	struct vigil_task task;
 };
 
@@ -326,7 +328,8 @@ struct vigil_obj_pid {
 /* vigil_ctl[0]: which generation of the rule maps is live, and the capacity of each
  * per-generation half of the vigil_rx_* maps (entry i of generation g is g * cap + i). */
 struct vigil_ctl {
-	/* Live generation (0 or 1); read once per event. */
+	/* Live generation; its low bit picks the half of every double-buffered map. Read once
+	 * per event. The syscall loader counts it up on every swap (records carry it). */
 	__u32 generation;
 	__u32 flags;
 	__u32 rules_cap;

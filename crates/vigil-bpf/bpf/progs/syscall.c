@@ -188,7 +188,7 @@ static __always_inline int on_sys_exit(long ret)
 	struct vigil_syscall *sc;
 	struct rec_ctx r = {};
 	struct file *exe;
-	__u32 zero = 0, arch = VIGIL_ARCH_IDX_X86_64, gen, key, nr, tgid, cpu;
+	__u32 zero = 0, arch = VIGIL_ARCH_IDX_X86_64, gen, gen_seq, key, nr, tgid, cpu;
 	__u64 pid_tgid, now, event_id;
 	int compat = 0;
 
@@ -203,7 +203,8 @@ static __always_inline int on_sys_exit(long ret)
 	ctl = bpf_map_lookup_elem(&vigil_ctl, &zero);
 	if (!ctl)
 		return 0;
-	gen = READ_ONCE(ctl->generation) & 1;
+	gen_seq = READ_ONCE(ctl->generation);
+	gen = gen_seq & 1;
 	key = gen * VIGIL_NR_ARCH + arch;
 	mask = bpf_map_lookup_elem(&vigil_sysmask, &key);
 	if (!mask || nr >= VIGIL_MAX_SYSCALL)
@@ -294,7 +295,7 @@ static __always_inline int on_sys_exit(long ret)
 	if (desc && desc->class != VIGIL_CLASS_NONE)
 		capture_class(&r, task, desc, sc->args, ret, event_id, now);
 
-	sc->pad0 = 0;
+	sc->generation = gen_seq;
 	if (conf->flags & VIGIL_CONF_F_RULES)
 		item_rules(&r);
 	sc->nitems = r.nitems;

@@ -1,70 +1,71 @@
-//! The kernel event source: vigil-bpf's `sys_exit` program and ring buffer.
+//! The kernel event source: vigil-bpf's `sys_exit` program and ring buffer, judging with the
+//! compiled rule index in the kernel.
 //!
-//! Interim wiring (until the BPF side evaluates the compiled rule index itself): a rule
-//! change compiles the rule set, and the exit table's per-arch syscall bitmaps (the syscalls
-//! some exit rule can match: `-S` lists and `perm=` classes) become the loader's filter, so the
-//! kernel rejects every other syscall in O(1) and nothing is attached while no rule needs a
-//! hook (or auditing is off, `-e 0`). Events that pass are judged exactly in user space by the
-//! daemon's rule filter. The daemon's own process is excluded in the kernel.
+//! A rule change hands the daemon's compiled set (the same one the daemon's own filter uses)
+//! to `Loader::apply_rules`, which swaps it in atomically and attaches the hook only while
+//! some syscall can match (none with no rules or `-e 0`). BPF judges every candidate syscall:
+//! it sends only events some rule set records or leaves *undecided*, and tells which rule
+//! decided. Per event, the source takes BPF's verdicts and judges in user space only the
+//! rule sets BPF left undecided ([`vigil_bpf::verdict`]), with the compiled set of the
+//! generation that judged the event (records carry it), so an event is judged by one rule
+//! set whatever changes after it, and a BPF decision is never judged again.
+//! The daemon's own process is excluded in the kernel.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use vigil_abi::{Counter, VIGIL_AUDIT_ARCH_I386, VIGIL_AUDIT_ARCH_X86_64};
+use vigil_abi::Counter;
 use vigil_bpf::convert::{to_raw, Clock};
+use vigil_bpf::verdict::decide_into;
 use vigil_bpf::{EventReader, FilterSet, LoadOptions, Loader};
-use vigil_format::RawEvent;
-use vigil_rules::ast::RuleSet;
-use vigil_rules::compile::compile;
-use vigil_rules::compile::layout::{TableKind, NONE, SYSCALL_BITS};
+use vigil_rules::reference::Decision;
 
-use super::source::EventSource;
+use super::source::{Delivery, EventSource};
+use crate::pipeline::{fill_obj_pids, RuleFilter};
 
 /// How long the reader waits for the ring buffer before looking at `stop` and sync requests.
 const POLL: Duration = Duration::from_millis(50);
+/// Rule generations kept for events still in the ring buffer (more than enough: an event
+/// of generation g cannot follow one of g + 2 in the ring, see `prune`).
+const MAX_JUDGES: usize = 16;
+/// How often watched paths and executables are resolved again (a file created or replaced
+/// after the rules were loaded: BPF also matches it by parent directory and name at once).
+const REFRESH_PATHS: Duration = Duration::from_secs(2);
+
+/// Counters of the source itself (status).
+#[derive(Default)]
+struct Stats {
+    /// Events whose every rule set BPF decided.
+    judged_in_bpf: AtomicU64,
+    /// Events with at least one rule set judged in user space.
+    judged_in_user_space: AtomicU64,
+    /// BPF answers that did not fit the compiled set (judged again in user space).
+    inconsistent: AtomicU64,
+    /// Events of a generation the source no longer knew (judged by the daemon's rules).
+    unknown_generation: AtomicU64,
+}
 
 pub struct BpfSource {
     loader: Mutex<Loader>,
     reader: Mutex<Option<EventReader>>,
+    /// (generation, the rules it judges with), oldest first.
+    judges: Mutex<VecDeque<(u32, RuleFilter)>>,
+    judges_version: AtomicU64,
     decode_errors: AtomicU64,
+    orphan_chunks: AtomicU64,
+    argv_incomplete: AtomicU64,
+    stats: Stats,
     /// Sync requests made / served (a pass over the ring buffer after the request).
     sync_asked: AtomicU64,
     sync_done: AtomicU64,
     running: AtomicBool,
 }
 
-/// The syscalls (per arch) some exit rule of `rules` can match; empty when auditing is off.
-pub fn filter_for(rules: &RuleSet) -> Result<FilterSet, String> {
-    let mut f = FilterSet {
-        rulesets: 1,
-        ..FilterSet::default()
-    };
-    if rules.settings.enabled == Some(0) {
-        return Ok(f);
-    }
-    let compiled = compile(std::slice::from_ref(rules)).map_err(|e| e.to_string())?;
-    for slot in &compiled.table(TableKind::Exit).slots {
-        // Rules without arch= hold for every arch by number, as in the kernel.
-        let arches: &[u32] = match slot.arch {
-            NONE => &[VIGIL_AUDIT_ARCH_X86_64, VIGIL_AUDIT_ARCH_I386],
-            VIGIL_AUDIT_ARCH_X86_64 => &[VIGIL_AUDIT_ARCH_X86_64],
-            VIGIL_AUDIT_ARCH_I386 => &[VIGIL_AUDIT_ARCH_I386],
-            // Another machine's rules never match on this one.
-            _ => &[],
-        };
-        for nr in slot
-            .bitmap
-            .iter()
-            .filter(|&nr| (nr as usize) < SYSCALL_BITS)
-        {
-            for &a in arches {
-                f.add(a, nr);
-            }
-        }
-    }
-    Ok(f)
+/// `a` is older than `b` (generations wrap).
+fn older(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
 }
 
 impl BpfSource {
@@ -82,7 +83,12 @@ impl BpfSource {
         Ok(BpfSource {
             loader: Mutex::new(loader),
             reader: Mutex::new(Some(reader)),
+            judges: Mutex::new(VecDeque::new()),
+            judges_version: AtomicU64::new(0),
             decode_errors: AtomicU64::new(0),
+            orphan_chunks: AtomicU64::new(0),
+            argv_incomplete: AtomicU64::new(0),
+            stats: Stats::default(),
             sync_asked: AtomicU64::new(0),
             sync_done: AtomicU64::new(0),
             running: AtomicBool::new(false),
@@ -94,6 +100,61 @@ impl BpfSource {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    fn judges(&self) -> std::sync::MutexGuard<'_, VecDeque<(u32, RuleFilter)>> {
+        self.judges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Forgets generations older than `oldest` (the reader has seen events of `oldest + 1`,
+    /// so every event of a generation before `oldest` was read: a generation's events are
+    /// all in the ring before the swap after the next one starts).
+    fn prune(&self, oldest: u32) {
+        let mut j = self.judges();
+        let before = j.len();
+        while j.len() > 1 && j.front().is_some_and(|(g, _)| older(*g, oldest)) {
+            j.pop_front();
+        }
+        if j.len() != before {
+            self.judges_version.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Resolves watched paths and executables again; a change swaps in a new generation.
+    fn refresh_paths(&self) {
+        let Some((_, filter)) = self.judges().back().cloned() else {
+            return;
+        };
+        let mut l = self.loader();
+        if !l.is_attached() {
+            return;
+        }
+        let next = l.generation().wrapping_add(1);
+        self.push_judge(next, filter.clone());
+        match l.refresh_paths(filter.compiled()) {
+            Ok(true) => log::info!("watched paths changed: rules swapped in again"),
+            Ok(false) => self.drop_judge(next),
+            Err(e) => {
+                self.drop_judge(next);
+                log::warn!("resolving watched paths again: {e}");
+            }
+        }
+    }
+
+    fn push_judge(&self, generation: u32, filter: RuleFilter) {
+        let mut j = self.judges();
+        j.push_back((generation, filter));
+        while j.len() > MAX_JUDGES {
+            j.pop_front();
+        }
+        self.judges_version.fetch_add(1, Ordering::Release);
+    }
+
+    fn drop_judge(&self, generation: u32) {
+        self.judges().retain(|(g, _)| *g != generation);
+        self.judges_version.fetch_add(1, Ordering::Release);
+    }
 }
 
 impl EventSource for BpfSource {
@@ -104,26 +165,38 @@ impl EventSource for BpfSource {
     fn hook_mode(&self) -> String {
         let l = self.loader();
         if l.is_attached() {
-            let n: usize = l
-                .filter()
-                .syscalls
-                .values()
-                .map(std::collections::BTreeSet::len)
-                .sum();
-            format!("{:?} sys_exit ({n} syscalls)", l.hook())
+            format!("{:?} sys_exit ({} syscalls)", l.hook(), l.live_syscalls())
         } else {
             "none (no rule needs a hook)".into()
         }
     }
 
-    fn rules_changed(&self, rules: &RuleSet) -> Result<(), String> {
-        let f = filter_for(rules)?;
-        self.loader()
-            .apply(&f)
-            .map_err(|e| format!("BPF filter: {e}"))
+    fn rules_changed(&self, filter: &RuleFilter) -> Result<(), String> {
+        let mut l = self.loader();
+        let off = filter
+            .sets()
+            .first()
+            .is_none_or(|s| s.settings.enabled == Some(0));
+        if off {
+            return l
+                .apply(&FilterSet::default())
+                .map_err(|e| format!("BPF filter: {e}"));
+        }
+        // Known before the swap: the first event of the new generation may be read at once.
+        let next = l.generation().wrapping_add(1);
+        self.push_judge(next, filter.clone());
+        if let Err(e) = l.apply_rules(filter.compiled(), false) {
+            self.drop_judge(next);
+            return Err(format!("BPF rules: {e}"));
+        }
+        match l.undecided_reason() {
+            Some(why) => log::info!("rules judged in BPF except: {why}"),
+            None => log::info!("rules judged entirely in BPF"),
+        }
+        Ok(())
     }
 
-    fn run(&self, deliver: &mut dyn FnMut(RawEvent), stop: &AtomicBool) -> Result<(), String> {
+    fn run(&self, deliver: &mut dyn FnMut(Delivery), stop: &AtomicBool) -> Result<(), String> {
         let mut reader = self
             .reader
             .lock()
@@ -133,6 +206,11 @@ impl EventSource for BpfSource {
         self.running.store(true, Ordering::Release);
         let mut clock = Clock::now();
         let mut since_clock = 0u32;
+        let mut last_refresh = Instant::now();
+        let mut local: Vec<(u32, RuleFilter)> = Vec::new();
+        let mut version = u64::MAX;
+        let mut decision = Decision::default();
+        let mut newest_seen: Option<u32> = None;
         while !stop.load(Ordering::Relaxed) {
             let asked = self.sync_asked.load(Ordering::Acquire);
             if let Err(e) = reader.wait(Some(POLL)) {
@@ -147,10 +225,67 @@ impl EventSource for BpfSource {
                 clock = Clock::now();
                 since_clock = 0;
             }
-            reader.drain(|ev| deliver(to_raw(&ev, &clock)));
+            let refresh = |local: &mut Vec<(u32, RuleFilter)>, version: &mut u64| {
+                let v = self.judges_version.load(Ordering::Acquire);
+                if v != *version {
+                    *local = self.judges().iter().cloned().collect();
+                    *version = v;
+                }
+            };
+            refresh(&mut local, &mut version);
+            reader.drain(|ev| {
+                let mut raw = to_raw(&ev, &clock);
+                // What the exit hook cannot reach: a signal target's identity.
+                fill_obj_pids(&mut raw);
+                if newest_seen.is_none_or(|n| older(n, ev.generation)) {
+                    newest_seen = Some(ev.generation);
+                }
+                let mut at = local.iter().position(|(g, _)| *g == ev.generation);
+                if at.is_none() {
+                    // Pushed after the last look (the judge always precedes the swap).
+                    refresh(&mut local, &mut version);
+                    at = local.iter().position(|(g, _)| *g == ev.generation);
+                }
+                let Some(at) = at else {
+                    self.stats
+                        .unknown_generation
+                        .fetch_add(1, Ordering::Relaxed);
+                    deliver(Delivery::unjudged(raw));
+                    return;
+                };
+                let filter = &local[at].1;
+                let j = decide_into(&ev, filter.compiled(), &mut decision);
+                let s = &self.stats;
+                if j.in_user_space == 0 {
+                    s.judged_in_bpf.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    s.judged_in_user_space.fetch_add(1, Ordering::Relaxed);
+                }
+                if j.inconsistent != 0 {
+                    s.inconsistent.fetch_add(1, Ordering::Relaxed);
+                }
+                deliver(Delivery {
+                    raw,
+                    judged: Some(filter.selections(&decision)),
+                });
+            });
+            if let Some(n) = newest_seen {
+                let oldest = n.wrapping_sub(1);
+                if local.first().is_some_and(|(g, _)| older(*g, oldest)) {
+                    self.prune(oldest);
+                }
+            }
             let st = reader.stats();
             self.decode_errors.store(st.errors, Ordering::Relaxed);
+            self.orphan_chunks
+                .store(st.orphan_chunks, Ordering::Relaxed);
+            self.argv_incomplete
+                .store(st.argv_incomplete, Ordering::Relaxed);
             self.sync_done.store(asked, Ordering::Release);
+            if last_refresh.elapsed() >= REFRESH_PATHS {
+                last_refresh = Instant::now();
+                self.refresh_paths();
+            }
         }
         self.running.store(false, Ordering::Release);
         Ok(())
@@ -161,7 +296,7 @@ impl EventSource for BpfSource {
             return;
         }
         let want = self.sync_asked.fetch_add(1, Ordering::AcqRel) + 1;
-        let t0 = std::time::Instant::now();
+        let t0 = Instant::now();
         while self.sync_done.load(Ordering::Acquire) < want
             && t0.elapsed() < Duration::from_secs(2)
             && self.running.load(Ordering::Acquire)
@@ -171,14 +306,85 @@ impl EventSource for BpfSource {
     }
 
     fn lost(&self) -> BTreeMap<String, u64> {
+        let mut m = BTreeMap::from([
+            (
+                "decode_errors".to_string(),
+                self.decode_errors.load(Ordering::Relaxed),
+            ),
+            (
+                "argv_orphan_chunks".to_string(),
+                self.orphan_chunks.load(Ordering::Relaxed),
+            ),
+        ]);
+        match self.loader().counters() {
+            Ok(c) => {
+                for (name, counter) in [
+                    ("ringbuf", Counter::DropRingbuf),
+                    ("ringbuf_argv", Counter::DropArgv),
+                    ("no_scratch", Counter::NoScratch),
+                ] {
+                    m.insert(name.into(), c.get(counter));
+                }
+            }
+            Err(e) => log::warn!("BPF counters: {e}"),
+        }
+        m
+    }
+
+    fn degraded(&self) -> BTreeMap<String, u64> {
         let mut m = BTreeMap::from([(
-            "decode_errors".to_string(),
-            self.decode_errors.load(Ordering::Relaxed),
+            "argv_incomplete".to_string(),
+            self.argv_incomplete.load(Ordering::Relaxed),
         )]);
         match self.loader().counters() {
             Ok(c) => {
-                m.insert("ringbuf".into(), c.get(Counter::DropRingbuf));
-                m.insert("ringbuf_argv".into(), c.get(Counter::DropArgv));
+                for (name, counter) in [
+                    ("record_too_big", Counter::DropTooBig),
+                    ("truncated_string", Counter::TruncString),
+                    ("truncated_path", Counter::TruncPath),
+                    ("truncated_argv", Counter::TruncArgv),
+                ] {
+                    m.insert(name.into(), c.get(counter));
+                }
+            }
+            Err(e) => log::warn!("BPF counters: {e}"),
+        }
+        m
+    }
+
+    fn stats(&self) -> BTreeMap<String, u64> {
+        let s = &self.stats;
+        let mut m = BTreeMap::from([
+            (
+                "bpf_events_judged_in_bpf".to_string(),
+                s.judged_in_bpf.load(Ordering::Relaxed),
+            ),
+            (
+                "bpf_events_judged_in_user_space".to_string(),
+                s.judged_in_user_space.load(Ordering::Relaxed),
+            ),
+            (
+                "bpf_verdicts_inconsistent".to_string(),
+                s.inconsistent.load(Ordering::Relaxed),
+            ),
+            (
+                "bpf_unknown_generation".to_string(),
+                s.unknown_generation.load(Ordering::Relaxed),
+            ),
+        ]);
+        match self.loader().counters() {
+            Ok(c) => {
+                for (name, counter) in [
+                    ("bpf_candidates", Counter::Candidates),
+                    ("bpf_excluded", Counter::Excluded),
+                    ("bpf_filtered", Counter::Filtered),
+                    ("bpf_emitted", Counter::Emitted),
+                    ("bpf_undecided", Counter::Undecided),
+                    ("bpf_rules_run", Counter::RulesRun),
+                    ("bpf_read_faults", Counter::ReadFault),
+                ] {
+                    m.insert(name.into(), c.get(counter));
+                }
             }
             Err(e) => log::warn!("BPF counters: {e}"),
         }

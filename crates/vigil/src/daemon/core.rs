@@ -7,12 +7,14 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use vigil_format::{Event, Identity, RawEvent};
+use vigil_format::{Event, Identity};
 use vigil_rules::ast::RuleSet;
+use vigil_rules::compile::CompileOptions;
+use vigil_rules::input::EventInput;
 
 use super::records::Records;
 use super::rules::{parse_rules, Change, Refusal, RuleState, DEFAULT_RULES, DEFAULT_RULES_NAME};
-use super::source::EventSource;
+use super::source::{Delivery, EventSource};
 use super::status::Status;
 use crate::config::{Config, Overrides};
 use crate::ctl::peer::Peer;
@@ -46,6 +48,14 @@ pub struct Daemon {
     source_reported: Mutex<BTreeMap<String, u64>>,
 }
 
+/// Compiles the daemon's rule set. Rules with an `=` field go to index buckets whenever a
+/// per-syscall list holds more than one rule: the BPF side looks a bucket up for the cost of
+/// one rule program, and walks a list rule by rule (results are the same either way).
+pub fn compile_filter(rules: &RuleSet) -> Result<RuleFilter, String> {
+    RuleFilter::with_options(vec![rules.clone()], &CompileOptions { crowded_list: 1 })
+        .map_err(|e| e.to_string())
+}
+
 /// Loads the rules the configuration names (or the embedded default set).
 pub fn load_rules(cfg: &Config) -> Result<RuleSet, Vec<String>> {
     let (set, warnings) = match &cfg.daemon.rules {
@@ -72,8 +82,8 @@ impl Daemon {
         stamper: Arc<Stamper>,
         source: Arc<dyn EventSource>,
     ) -> Result<Daemon, String> {
-        source.rules_changed(rules.ruleset())?;
-        let filter = RuleFilter::new(vec![rules.ruleset().clone()]).map_err(|e| e.to_string())?;
+        let filter = compile_filter(rules.ruleset())?;
+        source.rules_changed(&filter)?;
         let d = Daemon {
             sub: writer.submitter(),
             enabled: AtomicU32::new(rules.settings().enabled),
@@ -121,7 +131,8 @@ impl Daemon {
     /// Writes a `VIGIL_LOSS` record for each of the source's loss counters that grew since
     /// the last report (the writer reports its own causes itself).
     pub fn report_source_losses(&self) {
-        let now = self.source.lost();
+        let mut now = self.source.lost();
+        now.extend(self.source.degraded());
         let mut seen = self
             .source_reported
             .lock()
@@ -143,12 +154,13 @@ impl Daemon {
         self.sub.barrier();
     }
 
-    /// The sink the source thread feeds: filter with the current rules, build, queue.
-    pub fn sink(self: &Arc<Self>) -> impl FnMut(RawEvent) + Send + 'static {
+    /// The sink the source thread feeds: filter with the current rules (unless the source
+    /// judged the event already), build, queue.
+    pub fn sink(self: &Arc<Self>) -> impl FnMut(Delivery) + Send + 'static {
         let me = Arc::clone(self);
         let mut generation = u64::MAX;
         let mut filter: Option<RuleFilter> = None;
-        move |raw: RawEvent| {
+        move |Delivery { raw, judged }: Delivery| {
             me.seen.fetch_add(1, Ordering::Relaxed);
             if me.enabled.load(Ordering::Relaxed) == 0 {
                 return;
@@ -163,8 +175,20 @@ impl Daemon {
                 generation = g;
             }
             let Some(f) = filter.as_mut() else { return };
-            let input = event_input(&raw);
-            let selections = f.select(&input);
+            let (input, selections) = if let Some(sel) = judged {
+                // Exclude rules (applied when the record is written, as the kernel's
+                // audit_log_start) are the only part of building that needs the input.
+                let input = if f.has_exclude_rules() {
+                    event_input(&raw)
+                } else {
+                    EventInput::default()
+                };
+                (input, sel)
+            } else {
+                let input = event_input(&raw);
+                let sel = f.select(&input);
+                (input, sel)
+            };
             // Set 0 is this daemon's (the host's) rule set.
             let Some(sel) = selections.iter().find(|s| s.set == 0) else {
                 return;
@@ -199,8 +223,8 @@ impl Daemon {
         changes: &[Change],
         who: &Peer,
     ) -> Result<(), String> {
-        let filter = RuleFilter::new(vec![next.ruleset().clone()]).map_err(|e| e.to_string())?;
-        self.source.rules_changed(next.ruleset())?;
+        let filter = compile_filter(next.ruleset())?;
+        self.source.rules_changed(&filter)?;
         *self
             .filter
             .write()
@@ -310,7 +334,9 @@ impl Daemon {
         let inner = self.lock();
         let s = inner.rules.settings();
         let sh = self.sub.shared();
-        let source_lost = self.source.lost();
+        let mut source_lost = self.source.lost();
+        let events_lost = source_lost.values().sum::<u64>();
+        source_lost.extend(self.source.degraded());
         let writer = sh.snapshot();
         Status {
             enabled: s.enabled,
@@ -318,7 +344,7 @@ impl Daemon {
             pid: std::process::id(),
             rate_limit: s.rate_limit,
             backlog_limit: sh.backlog_limit.load(Ordering::Relaxed) as u32,
-            lost: sh.total_lost() + source_lost.values().sum::<u64>(),
+            lost: sh.total_lost() + events_lost,
             backlog: sh.queued.load(Ordering::Relaxed) as u64,
             backlog_wait_time: s.backlog_wait_time,
             loginuid_immutable: s.loginuid_immutable,
@@ -328,6 +354,7 @@ impl Daemon {
             log_file: inner.config.log.file.display().to_string(),
             writer,
             source_lost,
+            source_stats: self.source.stats(),
             events_seen: self.seen.load(Ordering::Relaxed),
             events_matched: self.matched.load(Ordering::Relaxed),
         }

@@ -15,7 +15,25 @@ use std::time::Duration;
 
 use vigil_format::trace::TraceReader;
 use vigil_format::RawEvent;
-use vigil_rules::ast::RuleSet;
+
+use crate::pipeline::{RuleFilter, Selection};
+
+/// One event as a source hands it over.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub raw: RawEvent,
+    /// The rule sets that record it and their keys, when the source judged it already (the
+    /// BPF source judges in the kernel with the rule generation live at the event, and in
+    /// user space only what BPF left undecided); `None`: the daemon judges it now.
+    pub judged: Option<Vec<Selection>>,
+}
+
+impl Delivery {
+    /// An event for the daemon to judge.
+    pub fn unjudged(raw: RawEvent) -> Delivery {
+        Delivery { raw, judged: None }
+    }
+}
 
 /// An event source. Shared between the source thread (`run`) and the control path
 /// (`rules_changed`, status), hence `&self` everywhere.
@@ -29,21 +47,33 @@ pub trait EventSource: Send + Sync {
     }
 
     /// Called with the daemon's state lock held whenever the rule set changes (and once at
-    /// start), before the new set judges any event. An error refuses the change.
-    fn rules_changed(&self, _rules: &RuleSet) -> Result<(), String> {
+    /// start), before the new set judges any event. `filter` holds the rule sets (the host's
+    /// first) and their compiled form. An error refuses the change.
+    fn rules_changed(&self, _filter: &RuleFilter) -> Result<(), String> {
         Ok(())
     }
 
     /// Delivers events until `stop` is set or the input ends. Bad input is counted and
     /// skipped, never fatal.
-    fn run(&self, deliver: &mut dyn FnMut(RawEvent), stop: &AtomicBool) -> Result<(), String>;
+    fn run(&self, deliver: &mut dyn FnMut(Delivery), stop: &AtomicBool) -> Result<(), String>;
 
     /// Returns once every event the kernel had captured when called has been delivered
     /// (`vigil ctl -m` markers come after them in the log).
     fn sync(&self) {}
 
-    /// Losses counted by the source, by cause (for status and `VIGIL_LOSS`).
+    /// Events lost by the source, by cause (for status and `VIGIL_LOSS`).
     fn lost(&self) -> BTreeMap<String, u64> {
+        BTreeMap::new()
+    }
+
+    /// Events written with part of their data missing, by cause (a string or path cut at a
+    /// limit, items left out of a full record): reported like losses, not counted in `lost`.
+    fn degraded(&self) -> BTreeMap<String, u64> {
+        BTreeMap::new()
+    }
+
+    /// Other counters of the source, by name (for status).
+    fn stats(&self) -> BTreeMap<String, u64> {
         BTreeMap::new()
     }
 }
@@ -57,7 +87,7 @@ impl EventSource for IdleSource {
         "none".into()
     }
 
-    fn run(&self, _deliver: &mut dyn FnMut(RawEvent), stop: &AtomicBool) -> Result<(), String> {
+    fn run(&self, _deliver: &mut dyn FnMut(Delivery), stop: &AtomicBool) -> Result<(), String> {
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -86,7 +116,7 @@ impl EventSource for ReplaySource {
         format!("replay {}", self.path.display())
     }
 
-    fn run(&self, deliver: &mut dyn FnMut(RawEvent), stop: &AtomicBool) -> Result<(), String> {
+    fn run(&self, deliver: &mut dyn FnMut(Delivery), stop: &AtomicBool) -> Result<(), String> {
         let f = std::fs::File::open(&self.path)
             .map_err(|e| format!("replay trace {}: {e}", self.path.display()))?;
         let reader = TraceReader::new(BufReader::new(f), self.path.display().to_string());
@@ -95,7 +125,7 @@ impl EventSource for ReplaySource {
                 break;
             }
             match item {
-                Ok(ev) => deliver(ev),
+                Ok(ev) => deliver(Delivery::unjudged(ev)),
                 Err(e @ vigil_format::Error::Io { .. }) => return Err(e.to_string()),
                 Err(e) => {
                     self.bad_lines.fetch_add(1, Ordering::Relaxed);

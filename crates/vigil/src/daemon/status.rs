@@ -30,6 +30,9 @@ pub struct Status {
     pub writer: WriterStatus,
     /// Losses the source counts (ring buffer full, decode errors, rate limit ...).
     pub source_lost: BTreeMap<String, u64>,
+    /// Other counters of the source (BPF: candidates, events judged in user space, ...).
+    #[serde(default)]
+    pub source_stats: BTreeMap<String, u64>,
     pub events_seen: u64,
     pub events_matched: u64,
 }
@@ -78,6 +81,9 @@ impl Status {
         }
         for (cause, n) in &self.source_lost {
             let _ = writeln!(o, "lost_{cause} {n}");
+        }
+        for (name, n) in &self.source_stats {
+            let _ = writeln!(o, "{name} {n}");
         }
         o
     }

@@ -6,10 +6,12 @@
 //! rules hide and the record types its `exclude` rules drop (the kernel applies both before
 //! anything is logged).
 
+use std::sync::Arc;
+
 use vigil_format::raw::{Bytes, RawEvent};
 use vigil_format::{build_event, Event, Identity};
 use vigil_rules::ast::{FilterList, RuleSet};
-use vigil_rules::compile::{compile, CompileError, CompiledSet};
+use vigil_rules::compile::{compile_with, CompileError, CompileOptions, CompiledSet};
 use vigil_rules::input::EventInput;
 use vigil_rules::reference::Decision;
 
@@ -24,11 +26,12 @@ pub struct Selection {
     pub hidden: u64,
 }
 
-/// Several rule sets compiled into one index, judged together.
+/// Several rule sets compiled into one index, judged together. Clones share the compiled
+/// set (each keeps its own evaluation scratch).
 #[derive(Debug, Clone)]
 pub struct RuleFilter {
-    sets: Vec<RuleSet>,
-    compiled: CompiledSet,
+    sets: Arc<Vec<RuleSet>>,
+    compiled: Arc<CompiledSet>,
     /// Per set: whether it has `exclude` rules (else no per-record check is needed).
     has_exclude: Vec<bool>,
     any_exclude: bool,
@@ -38,7 +41,16 @@ pub struct RuleFilter {
 impl RuleFilter {
     /// Compiles `sets` (one per tenant; the first is the host's).
     pub fn new(sets: Vec<RuleSet>) -> Result<RuleFilter, CompileError> {
-        let compiled = compile(&sets)?;
+        RuleFilter::with_options(sets, &CompileOptions::default())
+    }
+
+    /// [`RuleFilter::new`] with explicit placement options (the BPF side walks index buckets
+    /// cheaper than long lists: see [`crate::daemon`]'s BPF source).
+    pub fn with_options(
+        sets: Vec<RuleSet>,
+        opts: &CompileOptions,
+    ) -> Result<RuleFilter, CompileError> {
+        let compiled = compile_with(&sets, opts)?;
         let has_exclude: Vec<bool> = sets
             .iter()
             .map(|s| s.list(FilterList::Exclude).next().is_some())
@@ -46,8 +58,8 @@ impl RuleFilter {
         Ok(RuleFilter {
             any_exclude: has_exclude.iter().any(|&b| b),
             has_exclude,
-            sets,
-            compiled,
+            sets: Arc::new(sets),
+            compiled: Arc::new(compiled),
             decision: Decision::default(),
         })
     }
@@ -57,10 +69,20 @@ impl RuleFilter {
         &self.sets
     }
 
+    /// The compiled form of [`Self::sets`] (what a BPF source loads into the kernel).
+    pub fn compiled(&self) -> &Arc<CompiledSet> {
+        &self.compiled
+    }
+
     /// The rule sets that record `raw` (`input` is [`super::event_input`] of it), in set order.
     pub fn select(&mut self, input: &EventInput) -> Vec<Selection> {
         self.compiled.evaluate_into(input, &mut self.decision);
-        let d = &self.decision;
+        self.selections(&self.decision)
+    }
+
+    /// The selections of a decision reached elsewhere (by BPF and [`vigil_bpf::verdict`]) on
+    /// this filter's compiled set.
+    pub fn selections(&self, d: &Decision) -> Vec<Selection> {
         (0..self.sets.len())
             .filter(|&i| d.wants(i))
             .map(|i| Selection {
