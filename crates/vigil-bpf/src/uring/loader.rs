@@ -313,7 +313,13 @@ impl UringLoader {
                 )
                 .map_err(map_err("vigil_pol_rules"))?;
         }
-        let cgroup = p.needs_cgroup(self.mode);
+        // Without a cgroup v2 hierarchy the socket ops fall back to the kill at submit.
+        let cgroup = p.needs_cgroup(self.mode) && self.cgroup.is_some();
+        if p.needs_cgroup(self.mode) && !cgroup {
+            log::warn!(
+                "no cgroup v2 hierarchy: io_uring socket ops of the policy are killed, not refused"
+            );
+        }
         let mut flags =
             cfg.tgid.map_or(0, |_| VIGIL_CONF_F_TGID) | cfg.uid.map_or(0, |_| VIGIL_CONF_F_UID);
         if cgroup {
