@@ -8,6 +8,9 @@ use vigil_format::{Bytes, RawEvent, RawKind, RawPath, RawTask};
 
 use crate::decode::{Captured, SyscallEvent};
 
+mod layout;
+pub use layout::{parent_len, parent_name};
+
 /// Converts the BPF clock (`bpf_ktime_get_tai_ns`) to wall-clock time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Clock {
@@ -114,6 +117,17 @@ pub fn dev(d: u32) -> DevNum {
     }
 }
 
+/// Whether the kernel would log `ev` at all. A new task's return from fork/clone (0 in the
+/// child) passes the exit hook, but the kernel's child has no syscall context then and never
+/// logs it: only the parent's call (returning the child's id) is an event.
+pub fn kernel_logs(ev: &SyscallEvent) -> bool {
+    if ev.ret != 0 {
+        return true;
+    }
+    let sname = vigil_rules::tables::syscall_name(ev.arch, ev.nr).unwrap_or("");
+    !matches!(sname, "clone" | "clone3" | "fork" | "vfork")
+}
+
 /// Builds the raw event; `clock` converts the timestamp.
 pub fn to_raw(ev: &SyscallEvent, clock: &Clock) -> RawEvent {
     let sname = vigil_rules::tables::syscall_name(ev.arch, ev.nr).unwrap_or("");
@@ -162,6 +176,12 @@ pub fn to_raw(ev: &SyscallEvent, clock: &Clock) -> RawEvent {
     } else {
         ev.cwd.as_ref().map(bytes)
     };
+    let paths = layout::kernel_layout(
+        layout::shape(sname),
+        ev.ret,
+        ev.cwd.as_ref().map(|c| c.bytes.as_slice()),
+        paths,
+    );
     let argv = ev
         .argv
         .as_ref()
@@ -237,6 +257,36 @@ pub fn absolute(name: &[u8], cwd: Option<&[u8]>) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The objects the kernel's rules see for `ev` (see [`layout`]): a child the call did not
+/// find or make is not one (its directory is), nor is a symlink's target (never looked up).
+fn kernel_objects(
+    ev: &SyscallEvent,
+    mut objects: Vec<vigil_rules::input::ObjectInput>,
+) -> Vec<vigil_rules::input::ObjectInput> {
+    let sname = vigil_rules::tables::syscall_name(ev.arch, ev.nr).unwrap_or("");
+    let shape = layout::shape(sname);
+    if shape == layout::Shape::Symlink && !objects.is_empty() {
+        objects.remove(0);
+    }
+    if layout::no_child(shape, ev.ret) && shape != layout::Shape::Creat {
+        let cwd = ev.cwd.as_ref().map(|c| c.bytes.as_slice());
+        // link: the old name (first) is looked up whole.
+        let skip = usize::from(shape == layout::Shape::Link);
+        for o in objects.iter_mut().skip(skip) {
+            let dir = o
+                .path
+                .as_deref()
+                .map(|p| p[..parent_len(p).max(1).min(p.len())].to_vec());
+            *o = vigil_rules::input::ObjectInput {
+                path: dir.or_else(|| cwd.map(<[u8]>::to_vec)),
+                inode: u64::MAX,
+                ..vigil_rules::input::ObjectInput::default()
+            };
+        }
+    }
+    objects
+}
+
 /// What the rule evaluators see of a BPF event (for the rule sets BPF left undecided, and
 /// for tests comparing BPF with `CompiledSet::evaluate`). Supplementary groups, LSM labels
 /// and container ids are not in BPF events yet (empty).
@@ -261,7 +311,8 @@ pub fn to_event_input(ev: &SyscallEvent) -> vigil_rules::input::EventInput {
             let path = match (&p.full, &p.name) {
                 (Some(f), _) => Some(f.bytes.clone()),
                 (None, Some(n)) if !n.faulted() && !n.bytes.is_empty() => {
-                    absolute(&n.bytes, ev.cwd.as_ref().map(|c| c.bytes.as_slice()))
+                    let base = p.base.as_ref().or(ev.cwd.as_ref());
+                    absolute(&n.bytes, base.map(|c| c.bytes.as_slice()))
                 }
                 _ => None,
             };
@@ -287,6 +338,7 @@ pub fn to_event_input(ev: &SyscallEvent) -> vigil_rules::input::EventInput {
             }
         })
         .collect();
+    let objects = kernel_objects(ev, objects);
     EventInput {
         list: Some(vigil_rules::ast::FilterList::Exit),
         arch: ev.arch,
@@ -310,7 +362,12 @@ pub fn to_event_input(ev: &SyscallEvent) -> vigil_rules::input::EventInput {
             pers: t.pers,
             exe: ev.exe.as_ref().map(|e| e.bytes.clone()),
             contids: Vec::new(),
-            groups: Vec::new(),
+            groups: ev.groups.as_ref().map_or_else(Vec::new, |g| {
+                g.bytes
+                    .chunks_exact(4)
+                    .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect()
+            }),
             subj: None,
         },
         objects,
@@ -371,13 +428,32 @@ mod tests {
         let clock = Clock {
             tai_minus_real_ns: 0,
         };
-        // unlink(2) of a missing name, chmod(90) that worked.
-        let raw = to_raw(&event(87, -2, vec![named(0, "gone")]), &clock);
+        // chmod(90) of a missing name, and refused.
+        let raw = to_raw(&event(90, -2, vec![named(0, "gone")]), &clock);
         assert_eq!(raw.paths[0].nametype, NameType::Unknown);
-        let raw = to_raw(&event(87, 0, vec![named(0, "here")]), &clock);
-        assert_eq!(raw.paths[0].nametype, NameType::Delete);
         let raw = to_raw(&event(90, -13, vec![named(0, "locked")]), &clock);
         assert_eq!(raw.paths[0].nametype, NameType::Normal);
+        // unlink(87): PARENT then DELETE; only PARENT when the name was not there.
+        let raw = to_raw(&event(87, 0, vec![named(0, "here")]), &clock);
+        let nt: Vec<NameType> = raw.paths.iter().map(|p| p.nametype).collect();
+        assert_eq!(nt, vec![NameType::Parent, NameType::Delete]);
+        assert_eq!(raw.paths[0].name, Some(Bytes::from("/tmp")));
+        assert_eq!(raw.paths[0].inode, None);
+        let raw = to_raw(&event(87, -2, vec![named(0, "gone")]), &clock);
+        let nt: Vec<NameType> = raw.paths.iter().map(|p| p.nametype).collect();
+        assert_eq!(nt, vec![NameType::Parent]);
+        // The rules see the directory, not the missing child.
+        let input = to_event_input(&event(87, -2, vec![named(0, "gone")]));
+        assert_eq!(input.objects[0].path.as_deref(), Some(&b"/tmp/"[..]));
+    }
+
+    #[test]
+    fn the_childs_return_from_fork_is_no_event() {
+        // clone(56) in the child returns 0; in the parent, the child's id.
+        assert!(!kernel_logs(&event(56, 0, Vec::new())));
+        assert!(kernel_logs(&event(56, 4242, Vec::new())));
+        assert!(!kernel_logs(&event(435, 0, Vec::new())));
+        assert!(kernel_logs(&event(39, 0, Vec::new())));
     }
 
     #[test]

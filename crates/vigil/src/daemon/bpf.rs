@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use vigil_abi::Counter;
-use vigil_bpf::convert::{to_raw, Clock};
+use vigil_bpf::convert::{kernel_logs, to_raw, Clock};
 use vigil_bpf::verdict::decide_into;
 use vigil_bpf::{EventReader, FilterSet, LoadOptions, Loader};
 use vigil_rules::reference::Decision;
@@ -234,6 +234,9 @@ impl EventSource for BpfSource {
             };
             refresh(&mut local, &mut version);
             reader.drain(|ev| {
+                if !kernel_logs(&ev) {
+                    return;
+                }
                 let mut raw = to_raw(&ev, &clock);
                 // What the exit hook cannot reach: a signal target's identity.
                 fill_obj_pids(&mut raw);

@@ -12,6 +12,21 @@ const SYSCALL_FIELDS: &[&str] = &[
     "key",
 ];
 
+/// A PATH field value in an expectation that matches any value (D11).
+const ANY: &str = "*";
+
+/// `want` (an expectation) matches `got`; an expected name of [`ANY`] (D11) leaves the
+/// name, mode and owners open.
+fn path_matches(want: &PathItem, got: &PathItem) -> bool {
+    if want.name == ANY {
+        return want.item == got.item
+            && want.inode == got.inode
+            && want.dev == got.dev
+            && want.nametype == got.nametype;
+    }
+    want == got
+}
+
 /// What is compared of one event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Norm {
@@ -95,16 +110,24 @@ pub fn expect(e: &Ev, exec_title: Option<&[u8]>) -> Option<Norm> {
     n.types.retain(|t| t != "MMAP");
     let class = class_of(nr);
     let ok = e.success() == Some(true);
-    // D3: no PARENT items; the others are numbered from 0.
-    n.paths.retain(|p| p.nametype != "PARENT");
+    // D8: open(O_CREAT) that created its file: one NORMAL item, no PARENT (creat is exact).
+    if class == Some(SysClass::Open) && name_of(nr) != "creat" {
+        if let Some(c) = n.paths.iter().position(|p| p.nametype == "CREATE") {
+            n.paths[c].nametype = "NORMAL".into();
+            n.paths.retain(|p| p.nametype != "PARENT");
+        }
+    }
     // D5: a successful execve names the program, not its ELF interpreter.
     if class == Some(SysClass::Exec) && ok {
         n.paths.truncate(1);
     }
     for (i, p) in n.paths.iter_mut().enumerate() {
         p.item = i as u32;
-        // D4: names of path syscalls (and of a failed open) come without the object's facts.
-        let names_only = class == Some(SysClass::Path) || (class == Some(SysClass::Open) && !ok);
+        // D3: PARENT items name the directory without its facts. D4: names of path
+        // syscalls (and of a failed open) come without the object's facts.
+        let names_only = p.nametype == "PARENT"
+            || class == Some(SysClass::Path)
+            || (class == Some(SysClass::Open) && !ok);
         if names_only {
             p.inode = None;
             p.dev = None;
@@ -112,9 +135,10 @@ pub fn expect(e: &Ev, exec_title: Option<&[u8]>) -> Option<Norm> {
             p.ouid = None;
             p.ogid = None;
         }
-        // D8: open(O_CREAT) that created its file is NORMAL (creat(2) is CREATE).
-        if class == Some(SysClass::Open) && p.nametype == "CREATE" && name_of(nr) != "creat" {
-            p.nametype = "NORMAL".into();
+        // D11: a descriptor's object is named by its path (the kernel: `(null)`) and read at
+        // exit, after the call's own change of mode or owner (the kernel: before).
+        if class == Some(SysClass::Fd) {
+            p.name = ANY.into();
         }
     }
     // The PATH records that remain, where the first one was.
@@ -156,57 +180,98 @@ pub fn title(argv: &[Vec<u8>]) -> Option<Vec<u8>> {
     (!t.is_empty()).then_some(t)
 }
 
-/// Pairs the events in order and lists every difference.
+/// What identifies an event for pairing: pid, syscall, exit.
+fn ident(n: &Norm) -> (Option<&String>, Option<&String>, Option<&String>) {
+    (
+        n.syscall.get("pid"),
+        n.syscall.get("syscall"),
+        n.syscall.get("exit"),
+    )
+}
+
+/// Pairs the events (longest common subsequence of pid/syscall/exit) and lists every
+/// difference: events only one side has, and every field that differs in a pair.
 pub fn compare(want: &[Norm], got: &[Norm]) -> Vec<String> {
-    let mut out = Vec::new();
-    if want.len() != got.len() {
-        out.push(format!(
-            "{} events expected, {} written; syscalls expected {:?}, written {:?}",
-            want.len(),
-            got.len(),
-            want.iter()
-                .map(|n| n.syscall.get("syscall"))
-                .collect::<Vec<_>>(),
-            got.iter()
-                .map(|n| n.syscall.get("syscall"))
-                .collect::<Vec<_>>()
-        ));
-    }
-    for (w, g) in want.iter().zip(got) {
-        let at = format!("kernel {} / vigil {}", w.stamp, g.stamp);
-        for f in SYSCALL_FIELDS {
-            if w.syscall.get(f) != g.syscall.get(f) {
-                out.push(format!(
-                    "{at}: SYSCALL {f}: kernel {:?}, vigil {:?}",
-                    w.syscall.get(f),
-                    g.syscall.get(f)
-                ));
-            }
+    let (n, m) = (want.len(), got.len());
+    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if ident(&want[i]) == ident(&got[j]) {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
         }
-        let mut diff = |what: &str, a: String, b: String| {
-            if a != b {
-                out.push(format!("{at}: {what}: kernel {a}, vigil {b}"));
-            }
-        };
-        diff("types", format!("{:?}", w.types), format!("{:?}", g.types));
-        diff("CWD", format!("{:?}", w.cwd), format!("{:?}", g.cwd));
-        diff("PATH", format!("{:?}", w.paths), format!("{:?}", g.paths));
-        diff("argv", format!("{:?}", w.argv), format!("{:?}", g.argv));
-        diff(
-            "SOCKADDR",
-            format!("{:?}", w.saddr),
-            format!("{:?}", g.saddr),
-        );
-        diff(
-            "OBJ_PID",
-            format!("{:?}", w.obj_pids),
-            format!("{:?}", g.obj_pids),
-        );
-        diff(
-            "PROCTITLE",
-            format!("{:?}", w.proctitle.as_deref().map(String::from_utf8_lossy)),
-            format!("{:?}", g.proctitle.as_deref().map(String::from_utf8_lossy)),
-        );
+    }
+    let mut out = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < m {
+        if i < n && j < m && ident(&want[i]) == ident(&got[j]) {
+            pair(&want[i], &got[j], &mut out);
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            out.push(format!(
+                "only vigil wrote {} {:?}",
+                got[j].stamp,
+                ident(&got[j])
+            ));
+            j += 1;
+        } else {
+            out.push(format!(
+                "only the kernel wrote {} {:?}",
+                want[i].stamp,
+                ident(&want[i])
+            ));
+            i += 1;
+        }
     }
     out
+}
+
+fn pair(w: &Norm, g: &Norm, out: &mut Vec<String>) {
+    let at = format!("kernel {} / vigil {}", w.stamp, g.stamp);
+    for f in SYSCALL_FIELDS {
+        if w.syscall.get(f) != g.syscall.get(f) {
+            out.push(format!(
+                "{at}: SYSCALL {f}: kernel {:?}, vigil {:?}",
+                w.syscall.get(f),
+                g.syscall.get(f)
+            ));
+        }
+    }
+    let paths_match = w.paths.len() == g.paths.len()
+        && w.paths
+            .iter()
+            .zip(&g.paths)
+            .all(|(a, b)| path_matches(a, b));
+    if !paths_match {
+        out.push(format!(
+            "{at}: PATH: kernel {:?}, vigil {:?}",
+            w.paths, g.paths
+        ));
+    }
+    let mut diff = |what: &str, a: String, b: String| {
+        if a != b {
+            out.push(format!("{at}: {what}: kernel {a}, vigil {b}"));
+        }
+    };
+    diff("types", format!("{:?}", w.types), format!("{:?}", g.types));
+    diff("CWD", format!("{:?}", w.cwd), format!("{:?}", g.cwd));
+    diff("argv", format!("{:?}", w.argv), format!("{:?}", g.argv));
+    diff(
+        "SOCKADDR",
+        format!("{:?}", w.saddr),
+        format!("{:?}", g.saddr),
+    );
+    diff(
+        "OBJ_PID",
+        format!("{:?}", w.obj_pids),
+        format!("{:?}", g.obj_pids),
+    );
+    diff(
+        "PROCTITLE",
+        format!("{:?}", w.proctitle.as_deref().map(String::from_utf8_lossy)),
+        format!("{:?}", g.proctitle.as_deref().map(String::from_utf8_lossy)),
+    );
 }

@@ -34,6 +34,12 @@ pub enum Op {
     Mkdir(CString, u32),
     /// `chmod(path, mode)`.
     Chmod(CString, u32),
+    /// `openat(path, O_RDONLY)`, `fchmod(fd, mode)`, close; the result is fchmod's.
+    Fchmod(CString, u32),
+    /// `link(old, new)`.
+    Link(CString, CString),
+    /// `symlink(target, linkpath)`.
+    Symlink(CString, CString),
     /// `fchmodat(AT_FDCWD, path, mode)`.
     FchmodAt(CString, u32),
     /// `chown(path, uid, gid)`.
@@ -316,6 +322,17 @@ unsafe fn run_op(pr: &Prepared, envp: &[*const libc::c_char; 2]) -> i64 {
             Op::RenameAt2(a, b) => sys(SYS_renameat2, [CWD, p(a), CWD, p(b), 0]),
             Op::Mkdir(path, mode) => sys(SYS_mkdir, [p(path), *mode as usize, 0, 0, 0]),
             Op::Chmod(path, mode) => sys(SYS_chmod, [p(path), *mode as usize, 0, 0, 0]),
+            Op::Fchmod(path, mode) => {
+                let fd = sys(SYS_openat, [CWD, p(path), libc::O_RDONLY as usize, 0, 0]);
+                if fd < 0 {
+                    return fd;
+                }
+                let r = sys(libc::SYS_fchmod, [fd as usize, *mode as usize, 0, 0, 0]);
+                close_if_fd(fd);
+                r
+            }
+            Op::Link(a, b) => sys(libc::SYS_link, [p(a), p(b), 0, 0, 0]),
+            Op::Symlink(a, b) => sys(libc::SYS_symlink, [p(a), p(b), 0, 0, 0]),
             Op::FchmodAt(path, mode) => sys(SYS_fchmodat, [CWD, p(path), *mode as usize, 0, 0]),
             Op::Chown(path, u, g) => sys(SYS_chown, [p(path), *u as usize, *g as usize, 0, 0]),
             Op::FchownAt(path, u, g) => {
