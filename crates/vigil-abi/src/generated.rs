@@ -42,6 +42,9 @@ pub const VIGIL_ARGV_CHUNKS_MAX: u32 = 8;
 
 pub const VIGIL_SOCKADDR_MAX: u32 = 128;
 
+/// Bytes of the command line kept for PROCTITLE (the kernel's MAX_PROCTITLE_AUDIT_LEN).
+pub const VIGIL_PROCTITLE_MAX: u32 = 128;
+
 pub const VIGIL_COMM_LEN: u32 = 16;
 
 pub const VIGIL_TTY_LEN: u32 = 32;
@@ -121,6 +124,9 @@ pub enum ItemType {
     ObjPid = 8,
     /// struct vigil_rule_match\[\]: per decided rule set, the compiled rule id that decided.
     Rules = 9,
+    /// Bytes: the task's command line (mm->arg_start.., at most VIGIL_PROCTITLE_MAX), read from
+    /// user memory at exit: the PROCTITLE record. Not sent with a successful execve's argv.
+    Proctitle = 11,
 }
 
 impl ItemType {
@@ -135,6 +141,7 @@ impl ItemType {
         ItemType::Argv,
         ItemType::ObjPid,
         ItemType::Rules,
+        ItemType::Proctitle,
     ];
 
     /// The C name of the value.
@@ -149,6 +156,7 @@ impl ItemType {
             ItemType::Argv => "VIGIL_ITEM_ARGV",
             ItemType::ObjPid => "VIGIL_ITEM_OBJ_PID",
             ItemType::Rules => "VIGIL_ITEM_RULES",
+            ItemType::Proctitle => "VIGIL_ITEM_PROCTITLE",
         }
     }
 }
@@ -167,6 +175,7 @@ impl TryFrom<u32> for ItemType {
             7 => Ok(ItemType::Argv),
             8 => Ok(ItemType::ObjPid),
             9 => Ok(ItemType::Rules),
+            11 => Ok(ItemType::Proctitle),
             _ => Err(UnknownValue {
                 what: "vigil_item_type",
                 value: u64::from(v),
@@ -382,6 +391,9 @@ pub const VIGIL_PATH_F_INODE: u32 = 1;
 pub const VIGIL_PATH_F_FROM_FD: u32 = 2;
 
 pub const VIGIL_PATH_F_EXE: u32 = 4;
+
+/// The open that returned the descriptor created the file (FMODE_CREATED).
+pub const VIGIL_PATH_F_CREATED: u32 = 8;
 
 /// vigil_argv_info.flags
 pub const VIGIL_ARGV_F_TRUNCATED: u32 = 1;
@@ -3763,6 +3775,7 @@ pub static ENUM_LAYOUTS: &[EnumLayout] = &[
             ("VIGIL_ITEM_ARGV", 7),
             ("VIGIL_ITEM_OBJ_PID", 8),
             ("VIGIL_ITEM_RULES", 9),
+            ("VIGIL_ITEM_PROCTITLE", 11),
         ],
     },
     EnumLayout {

@@ -2,7 +2,7 @@
 //! Fields the BPF side does not know yet (keys, container id, a kill target's identity)
 //! are left for the daemon to fill.
 
-use vigil_abi::{Task, VIGIL_OBJ_F_FOUND};
+use vigil_abi::{Task, VIGIL_OBJ_F_FOUND, VIGIL_PATH_F_CREATED};
 use vigil_format::raw::{DevNum, NameType, RawObjPid};
 use vigil_format::{Bytes, RawEvent, RawKind, RawPath, RawTask};
 
@@ -176,8 +176,25 @@ pub fn to_raw(ev: &SyscallEvent, clock: &Clock) -> RawEvent {
     } else {
         ev.cwd.as_ref().map(bytes)
     };
+    // An open that made its file (FMODE_CREATED) is a creat: PARENT, then CREATE.
+    let created = ev.ret >= 0
+        && matches!(sname, "open" | "openat" | "openat2")
+        && ev.paths.iter().any(|p| {
+            p.object
+                .as_ref()
+                .is_some_and(|o| o.flags & VIGIL_PATH_F_CREATED != 0)
+        });
+    let mut paths = paths;
+    let shape = if created {
+        for p in &mut paths {
+            p.nametype = NameType::Create;
+        }
+        layout::Shape::Creat
+    } else {
+        layout::shape(sname)
+    };
     let paths = layout::kernel_layout(
-        layout::shape(sname),
+        shape,
         ev.ret,
         ev.cwd.as_ref().map(|c| c.bytes.as_slice()),
         paths,
@@ -186,7 +203,11 @@ pub fn to_raw(ev: &SyscallEvent, clock: &Clock) -> RawEvent {
         .argv
         .as_ref()
         .map(|a| a.args.iter().map(|x| Bytes(x.clone())).collect::<Vec<_>>());
-    let proctitle = ev.argv.as_ref().and_then(|a| proctitle(&a.args.join(&0u8)));
+    let proctitle = match (&ev.argv, &ev.proctitle) {
+        (Some(a), _) => proctitle(&a.args.join(&0u8)),
+        (None, Some(c)) if !c.faulted() => proctitle(&c.bytes),
+        _ => None,
+    };
     let obj_pids = ev
         .obj_pid
         .iter()

@@ -89,6 +89,8 @@ pub struct SyscallEvent {
     pub sockaddr: Option<Captured>,
     pub argv: Option<Argv>,
     pub obj_pid: Option<ObjPid>,
+    /// The command line at the event (at most 128 bytes, user memory).
+    pub proctitle: Option<Captured>,
 }
 
 impl SyscallEvent {
@@ -307,6 +309,7 @@ impl Decoder {
                     ev.path_mut(h.index).object = Path::read(payload);
                 }
                 ItemType::Sockaddr => ev.sockaddr = Some(captured(payload, h.flags)),
+                ItemType::Proctitle => ev.proctitle = Some(captured(payload, h.flags)),
                 ItemType::Argv => {
                     fixed(ArgvInfo::SIZE)?;
                     if let Some(info) = ArgvInfo::read(payload) {

@@ -44,6 +44,8 @@
 #define VIGIL_ARGV_CHUNK 16384
 #define VIGIL_ARGV_CHUNKS_MAX 8
 #define VIGIL_SOCKADDR_MAX 128
+/* Bytes of the command line kept for PROCTITLE (the kernel's MAX_PROCTITLE_AUDIT_LEN). */
+#define VIGIL_PROCTITLE_MAX 128
 #define VIGIL_COMM_LEN 16
 #define VIGIL_TTY_LEN 32
 #define VIGIL_NR_COUNTERS 24
@@ -84,6 +86,9 @@ enum vigil_item_type {
 	VIGIL_ITEM_OBJ_PID = 8,
 	/* struct vigil_rule_match[]: per decided rule set, the compiled rule id that decided. */
 	VIGIL_ITEM_RULES = 9,
+	/* Bytes: the task's command line (mm->arg_start.., at most VIGIL_PROCTITLE_MAX), read from
+	 * user memory at exit: the PROCTITLE record. Not sent with a successful execve's argv. */
+	VIGIL_ITEM_PROCTITLE = 11,
 };
 
 /* How the exit hook captures a syscall (vigil_sysdesc.class). */
@@ -160,6 +165,8 @@ enum vigil_counter {
 #define VIGIL_PATH_F_INODE 1
 #define VIGIL_PATH_F_FROM_FD 2
 #define VIGIL_PATH_F_EXE 4
+/* The open that returned the descriptor created the file (FMODE_CREATED). */
+#define VIGIL_PATH_F_CREATED 8
 
 /* vigil_argv_info.flags */
 #define VIGIL_ARGV_F_TRUNCATED 1

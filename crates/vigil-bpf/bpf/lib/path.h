@@ -137,6 +137,10 @@ static __always_inline void item_inode(struct rec_ctx *r, struct inode *inode, _
 	item_end(r, h, VIGIL_ITEM_PATH, index, 0, sizeof(*p));
 }
 
+/* file->f_mode bit the open that made the file sets (include/linux/fs.h, 6.x; a macro, so
+ * not in BTF). */
+#define VIGIL_FMODE_CREATED (1U << 20)
+
 /* The open file behind descriptor `fd` of `task`, or NULL. */
 static __always_inline struct file *task_fd_file(struct task_struct *task, long fd)
 {
@@ -162,6 +166,8 @@ static __always_inline void item_file(struct rec_ctx *r, struct task_struct *tas
 {
 	if (!f)
 		return;
+	if (BPF_CORE_READ(f, f_mode) & VIGIL_FMODE_CREATED)
+		pflags |= VIGIL_PATH_F_CREATED;
 	item_inode(r, BPF_CORE_READ(f, f_inode), index, pflags);
 	item_kpath(r, task, &f->f_path, VIGIL_ITEM_PATH_FULL, index);
 }

@@ -94,6 +94,38 @@ static __always_inline void capture_execfn(struct rec_ctx *r, struct task_struct
 		item_user_str(r, VIGIL_ITEM_PATH_NAME, 0, (void *)fn);
 }
 
+/* The command line for PROCTITLE, as the kernel reads it (get_cmdline) when it logs a
+ * syscall event: at most VIGIL_PROCTITLE_MAX bytes from mm->arg_start, user memory. */
+static __always_inline void capture_proctitle(struct rec_ctx *r, struct task_struct *task)
+{
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	struct vigil_item_hdr *h;
+	__u64 start, end, len;
+	__u8 flags = VIGIL_ITEM_F_USER_MEM;
+
+	if (!mm)
+		return;
+	start = BPF_CORE_READ(mm, arg_start);
+	end = BPF_CORE_READ(mm, arg_end);
+	if (end <= start)
+		return;
+	len = end - start;
+	if (len > VIGIL_PROCTITLE_MAX) {
+		len = VIGIL_PROCTITLE_MAX;
+		flags |= VIGIL_ITEM_F_TRUNCATED;
+	}
+	h = item_begin(r, VIGIL_PROCTITLE_MAX);
+	if (!h)
+		return;
+	if (bpf_probe_read_user((void *)(h + 1), len & (2 * VIGIL_PROCTITLE_MAX - 1),
+				(void *)start)) {
+		flags |= VIGIL_ITEM_F_FAULT;
+		vigil_count(r->pc, VIGIL_CNT_READ_FAULT);
+		len = 0;
+	}
+	item_end(r, h, VIGIL_ITEM_PROCTITLE, 0, flags, len);
+}
+
 static __always_inline void capture_class(struct rec_ctx *r, struct task_struct *task,
 					  const struct vigil_sysdesc *desc, __u64 *args, long ret,
 					  __u64 event_id, __u64 now)
@@ -294,6 +326,9 @@ static __always_inline int on_sys_exit(long ret)
 	desc = bpf_map_lookup_elem(&vigil_sysdesc, &key);
 	if (desc && desc->class != VIGIL_CLASS_NONE)
 		capture_class(&r, task, desc, sc->args, ret, event_id, now);
+	/* A successful execve carries its new argv, which is the command line. */
+	if (!(desc && desc->class == VIGIL_CLASS_EXEC && ret == 0))
+		capture_proctitle(&r, task);
 
 	sc->generation = gen_seq;
 	if (conf->flags & VIGIL_CONF_F_RULES)

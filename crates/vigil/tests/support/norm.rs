@@ -110,13 +110,6 @@ pub fn expect(e: &Ev, exec_title: Option<&[u8]>) -> Option<Norm> {
     n.types.retain(|t| t != "MMAP");
     let class = class_of(nr);
     let ok = e.success() == Some(true);
-    // D8: open(O_CREAT) that created its file: one NORMAL item, no PARENT (creat is exact).
-    if class == Some(SysClass::Open) && name_of(nr) != "creat" {
-        if let Some(c) = n.paths.iter().position(|p| p.nametype == "CREATE") {
-            n.paths[c].nametype = "NORMAL".into();
-            n.paths.retain(|p| p.nametype != "PARENT");
-        }
-    }
     // D5: a successful execve names the program, not its ELF interpreter.
     if class == Some(SysClass::Exec) && ok {
         n.paths.truncate(1);
