@@ -45,6 +45,14 @@ pub fn run_daemon(a: &DaemonArgs) -> anyhow::Result<ExitCode> {
             .map_err(|errs| anyhow::anyhow!("{}", errs.join("\n")))?;
         println!("configuration OK: {cfg}");
         println!("rules OK: {} rules", set.rules.len());
+        if let Some(p) = vigil::daemon::uring::configured_policy(&cfg)
+            .map_err(|errs| anyhow::anyhow!("{}", errs.join("\n")))?
+        {
+            for w in &p.warnings {
+                println!("warning: {w}");
+            }
+            println!("io_uring policy OK: {} deny rules", p.rules);
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let opts = Options {

@@ -33,6 +33,7 @@ pub struct Config {
     pub disk: DiskConfig,
     pub queue: QueueConfig,
     pub node: NodeConfig,
+    pub io_uring: IoUringConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -141,6 +142,13 @@ impl Default for NodeConfig {
             name: None,
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct IoUringConfig {
+    /// io_uring deny rules (`-a deny,io_uring ...` lines, `docs/io_uring.md`); `None`: no policy.
+    pub policy: Option<PathBuf>,
 }
 
 /// A configuration that could not be read.
@@ -258,6 +266,14 @@ impl Config {
         }
         if l.group.is_empty() {
             return Err(("log", "group", "expected a group name".into()));
+        }
+        if self
+            .io_uring
+            .policy
+            .as_ref()
+            .is_some_and(|p| !p.is_absolute())
+        {
+            return Err(("io_uring", "policy", "expected an absolute path".into()));
         }
         if !self.daemon.socket.is_absolute() {
             return Err(("daemon", "socket", "expected an absolute path".into()));

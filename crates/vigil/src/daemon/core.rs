@@ -16,6 +16,7 @@ use super::records::Records;
 use super::rules::{parse_rules, Change, Refusal, RuleState, DEFAULT_RULES, DEFAULT_RULES_NAME};
 use super::source::{Delivery, EventSource};
 use super::status::Status;
+use super::uring::{configured_policy, UringPolicy};
 use crate::config::{Config, Overrides};
 use crate::ctl::peer::Peer;
 use crate::ctl::proto::{Op, Request, Response};
@@ -31,6 +32,8 @@ struct Inner {
     config_path: Option<PathBuf>,
     overrides: Overrides,
     writer: Option<WriterHandle>,
+    /// The io_uring policy in force (`[io_uring] policy`).
+    policy: Option<UringPolicy>,
 }
 
 /// The daemon as control requests and signals see it.
@@ -84,6 +87,10 @@ impl Daemon {
     ) -> Result<Daemon, String> {
         let filter = compile_filter(rules.ruleset())?;
         source.rules_changed(&filter)?;
+        let policy = configured_policy(&config).map_err(|e| e.join("\n"))?;
+        for w in source.policy_changed(policy.as_ref())? {
+            log::warn!("{w}");
+        }
         let d = Daemon {
             sub: writer.submitter(),
             enabled: AtomicU32::new(rules.settings().enabled),
@@ -93,6 +100,7 @@ impl Daemon {
                 config_path,
                 overrides,
                 writer: Some(writer),
+                policy,
             }),
             stamper,
             source,
@@ -355,6 +363,7 @@ impl Daemon {
             writer,
             source_lost,
             source_stats: self.source.stats(),
+            source_info: self.source.info(),
             events_seen: self.seen.load(Ordering::Relaxed),
             events_matched: self.matched.load(Ordering::Relaxed),
         }
@@ -404,6 +413,7 @@ impl Daemon {
             .map_err(|e| vec![e.to_string()])?;
         let set = load_rules(&cfg)?;
         let wcfg = WriterConfig::from_config(&cfg).map_err(|e| vec![e])?;
+        let mut policy = configured_policy(&cfg)?;
         let mut next = inner.rules.clone();
         let changes = match next.replace(set) {
             Ok(c) => Some(c),
@@ -421,20 +431,44 @@ impl Daemon {
         if cfg.daemon.socket != inner.config.daemon.socket {
             log::warn!("daemon.socket changes take effect when the daemon restarts");
         }
+        if policy != inner.policy && inner.rules.immutable() {
+            log::warn!("rules are immutable (-e 2): the io_uring policy in force is kept");
+            policy.clone_from(&inner.policy);
+        }
         let old_wcfg = WriterConfig::from_config(&inner.config).ok();
         if let Some(w) = &inner.writer {
             w.reconfigure(wcfg).map_err(|e| vec![e])?;
         }
+        // Put the writer (and the policy) back so nothing of a refused reload stays.
+        let undo = |inner: &Inner, policy_too: bool| {
+            if let (Some(w), Some(old)) = (&inner.writer, old_wcfg.clone()) {
+                let _ = w.reconfigure(old);
+            }
+            if policy_too {
+                if let Err(e) = self.source.policy_changed(inner.policy.as_ref()) {
+                    log::error!("putting the previous io_uring policy back failed: {e}");
+                }
+            }
+        };
+        // Re-applied on every reload: `exe=` conditions are resolved again.
+        let policy_changes = policy.is_some() || inner.policy.is_some();
+        if policy_changes {
+            match self.source.policy_changed(policy.as_ref()) {
+                Ok(warnings) => warnings.iter().for_each(|w| log::warn!("{w}")),
+                Err(e) => {
+                    undo(&inner, false);
+                    return Err(vec![e]);
+                }
+            }
+        }
         if let Some(changes) = changes {
             if let Err(e) = self.commit(&mut inner, next, &changes, who) {
-                // Put the writer back so nothing of the reload stays.
-                if let (Some(w), Some(old)) = (&inner.writer, old_wcfg) {
-                    let _ = w.reconfigure(old);
-                }
+                undo(&inner, policy_changes);
                 return Err(vec![e]);
             }
         }
         inner.config = cfg;
+        inner.policy = policy;
         Ok(())
     }
 

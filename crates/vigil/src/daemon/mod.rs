@@ -10,7 +10,9 @@ pub mod records;
 pub mod rules;
 pub mod signals;
 pub mod source;
+pub mod sources;
 pub mod status;
+pub mod uring;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +22,8 @@ use self::core::{load_rules, Daemon};
 use self::rules::RuleState;
 use self::signals::{poll_readable, Signals, Waker};
 use self::source::{EventSource, IdleSource, ReplaySource};
+use self::sources::KernelSources;
+use self::uring::UringSource;
 use crate::config::{Config, Overrides};
 use crate::ctl::peer::Peer;
 use crate::ctl::server::{bind, Server};
@@ -80,6 +84,7 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
             fatal_waker.wake();
         }),
     )?;
+    let mut uring: Option<Arc<UringSource>> = None;
     let source: Arc<dyn EventSource> = match &opts.replay {
         Some(p) => {
             std::fs::metadata(p)
@@ -87,12 +92,18 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
             Arc::new(ReplaySource::new(p.clone()))
         }
         None if opts.no_kernel => Arc::new(IdleSource),
-        None => Arc::new(bpf::BpfSource::load().map_err(|e| {
-            anyhow::anyhow!(
-                "cannot load vigil's BPF programs: {e}; run as root on a kernel with BTF, or \
-                 use --replay TRACE or --no-kernel"
-            )
-        })?),
+        None => {
+            let main = Arc::new(bpf::BpfSource::load().map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot load vigil's BPF programs: {e}; run as root on a kernel with BTF, \
+                     or use --replay TRACE or --no-kernel"
+                )
+            })?);
+            // io_uring beside it: loaded only when rules or a policy need it.
+            let u = Arc::new(UringSource::new(vigil_bpf::uring::UringOptions::default()));
+            uring = Some(Arc::clone(&u));
+            Arc::new(KernelSources::new(main, u))
+        }
     };
     let format = config.log.format.as_str();
     let socket_path = config.daemon.socket.clone();
@@ -134,6 +145,10 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
                 w.wake();
             })?
     };
+    let uring_thread = match uring {
+        Some(u) => Some(spawn_uring(u, &daemon, &stop, note_tx.clone(), &waker)?),
+        None => None,
+    };
     log::info!(
         "vigil daemon started: pid {}, source {}, control socket {}",
         std::process::id(),
@@ -147,6 +162,9 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
     stop.store(true, Ordering::Relaxed);
     server.shutdown();
     let _ = source_thread.join();
+    if let Some(t) = uring_thread {
+        let _ = t.join();
+    }
     let last = match (&exit, stopped_by) {
         (Exit::Stopped, Some(who)) => Some(daemon.records().end(&who)),
         (Exit::Stopped, None) => None,
@@ -156,6 +174,31 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
         w.stop(last);
     }
     Ok(exit)
+}
+
+/// The io_uring reader: its ops go through a sink of their own (same rules, serials, writer),
+/// its denials are written as they come.
+fn spawn_uring(
+    u: Arc<UringSource>,
+    daemon: &Arc<Daemon>,
+    stop: &Arc<AtomicBool>,
+    tx: mpsc::Sender<Notice>,
+    waker: &Arc<Waker>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let stop = Arc::clone(stop);
+    let mut sink = daemon.sink();
+    let d = Arc::clone(daemon);
+    let w = Arc::clone(waker);
+    std::thread::Builder::new()
+        .name("vigil-uring".into())
+        .spawn(move || {
+            let mut write_denial = |build: &dyn Fn(u64) -> vigil_format::Event| {
+                d.write(build(d.records().stamper.next_serial()));
+            };
+            let res = u.run(&mut sink, &mut write_denial, &stop);
+            let _ = tx.send(Notice::SourceEnded(res));
+            w.wake();
+        })
 }
 
 /// Runs until a stop signal (returns its sender) or a fatal notice.

@@ -76,6 +76,31 @@ pub trait EventSource: Send + Sync {
     fn stats(&self) -> BTreeMap<String, u64> {
         BTreeMap::new()
     }
+
+    /// Named states for status (the io_uring side: what is attached, the enforcement mode).
+    fn info(&self) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
+
+    /// Called with the daemon's state lock held when the io_uring policy changes (and once at
+    /// start); `None`: no policy. An error refuses the change (the live policy stays).
+    /// Returns warnings. A source that does not hook the kernel enforces nothing.
+    fn policy_changed(
+        &self,
+        policy: Option<&super::uring::UringPolicy>,
+    ) -> Result<Vec<String>, String> {
+        Ok(policy
+            .filter(|p| p.rules > 0)
+            .map(|p| {
+                vec![format!(
+                    "{}: the io_uring policy is not enforced: the event source ({}) does not \
+                     hook the kernel",
+                    p.file,
+                    self.describe()
+                )]
+            })
+            .unwrap_or_default())
+    }
 }
 
 /// No events at all.

@@ -33,6 +33,9 @@ pub struct Status {
     /// Other counters of the source (BPF: candidates, events judged in user space, ...).
     #[serde(default)]
     pub source_stats: BTreeMap<String, u64>,
+    /// Named states of the source (`io_uring`, `io_uring_mode`, `io_uring_policy`).
+    #[serde(default)]
+    pub source_info: BTreeMap<String, String>,
     pub events_seen: u64,
     pub events_matched: u64,
 }
@@ -84,6 +87,9 @@ impl Status {
         }
         for (name, n) in &self.source_stats {
             let _ = writeln!(o, "{name} {n}");
+        }
+        for (name, v) in &self.source_info {
+            let _ = writeln!(o, "{name} {v}");
         }
         o
     }

@@ -23,7 +23,7 @@ pub fn event_input(raw: &RawEvent) -> EventInput {
         ),
     };
     let cwd = raw.cwd.as_ref().map(Bytes::as_slice);
-    EventInput {
+    let mut input = EventInput {
         list: Some(list),
         arch: raw.arch,
         nr: raw.nr,
@@ -55,7 +55,15 @@ pub fn event_input(raw: &RawEvent) -> EventInput {
             .as_ref()
             .and_then(|s| saddr_family(s.as_slice())),
         ..EventInput::default()
+    };
+    // An io_uring op that names a personality runs with the registered credentials, and the
+    // kernel's io_uring filter judges it with them (the record keeps the owner's ids too).
+    if let Some(p) = raw.uring.as_ref().and_then(|u| u.personality.as_ref()) {
+        let t = &mut input.task;
+        (t.uid, t.euid, t.suid, t.fsuid) = (p.uid, p.euid, p.suid, p.fsuid);
+        (t.gid, t.egid, t.sgid, t.fsgid) = (p.gid, p.egid, p.sgid, p.fsgid);
     }
+    input
 }
 
 fn object_input(p: &RawPath, cwd: Option<&[u8]>) -> ObjectInput {
