@@ -3,7 +3,7 @@
 use crate::{rd, EnumLayout, FieldLayout, StructLayout, UnknownValue};
 
 /// Bumped on every incompatible change; the loader refuses an object with another value.
-pub const VIGIL_ABI_VERSION: u32 = 2;
+pub const VIGIL_ABI_VERSION: u32 = 3;
 
 /// Architectures: index into per-arch maps.
 pub const VIGIL_ARCH_IDX_X86_64: u32 = 0;

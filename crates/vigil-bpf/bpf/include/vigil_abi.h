@@ -18,7 +18,7 @@
 #define VIGIL_ABI_H
 
 /* Bumped on every incompatible change; the loader refuses an object with another value. */
-#define VIGIL_ABI_VERSION 2
+#define VIGIL_ABI_VERSION 3
 
 /* Architectures: index into per-arch maps. */
 #define VIGIL_ARCH_IDX_X86_64 0
