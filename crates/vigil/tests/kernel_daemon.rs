@@ -7,7 +7,7 @@ mod daemon_util;
 mod support;
 
 use std::io::BufRead;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use support::events::{ausearch_events, log_events, show, Ev};
@@ -21,6 +21,13 @@ fn open_rule(auid: u32, file: &std::path::Path, key: &str) -> String {
         "-a always,exit -F arch=b64 -S openat -F auid={auid} -F path={} -k {key}",
         file.display()
     )
+}
+
+/// Wall-clock milliseconds (the clock audit stamps use).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// The source's and writer's loss counters summed.
@@ -55,14 +62,16 @@ fn rule_changes_under_load_judge_each_event_by_one_set() {
     std::fs::write(&to_a, format!("-d{}\n{rule_a}\n", &rule_b[2..])).unwrap();
     let mut flood = spawn(vec![Op::SetLoginuid(auid), Op::OpenLoop(cs(pb(&file)), N)]);
     let done = AtomicBool::new(false);
-    let swaps = AtomicU32::new(0);
+    // (ms before the request, ms after the answer, the set now in force is B).
+    let windows = std::sync::Mutex::new(Vec::<(u64, u64, bool)>::new());
     let run = std::thread::scope(|s| {
         s.spawn(|| {
             let mut next_b = true;
             while !done.load(Ordering::Acquire) {
                 let f = if next_b { &to_b } else { &to_a };
+                let t0 = now_ms();
                 d.ctl_ok(&["-R", &f.display().to_string()]);
-                swaps.fetch_add(1, Ordering::AcqRel);
+                windows.lock().unwrap().push((t0, now_ms(), next_b));
                 next_b = !next_b;
                 std::thread::sleep(Duration::from_millis(30));
             }
@@ -73,7 +82,8 @@ fn rule_changes_under_load_judge_each_event_by_one_set() {
         r
     });
     assert!(run.result(1) >= 0, "{run:?}");
-    let swaps = swaps.load(Ordering::Acquire);
+    let windows = windows.into_inner().unwrap();
+    let swaps = windows.len() as u32;
     d.sync();
     let evs: Vec<Ev> = {
         let mut v: Vec<Ev> = log_events(&d.log)
@@ -114,6 +124,28 @@ fn rule_changes_under_load_judge_each_event_by_one_set() {
         swaps >= 2 && transitions >= 1,
         "the flood ended before the rules changed twice ({swaps} swaps): make it longer"
     );
+    // By time: an event stamped clear of every swap window (1 ms either side: stamps are in
+    // ms) carries the key of the set that was in force then.
+    let mut checked = 0;
+    for e in &evs {
+        let t = e.millis();
+        if windows.iter().any(|&(a, b, _)| t + 1 >= a && t <= b + 1) {
+            continue;
+        }
+        let in_force_b = windows
+            .iter()
+            .rev()
+            .find(|&&(_, b, _)| b + 1 < t)
+            .is_some_and(|&(_, _, is_b)| is_b);
+        let want = if in_force_b { &kb } else { &ka };
+        assert!(
+            e.has_key(want),
+            "event at {t} ms judged by the wrong set (want {want}): {}; swaps {windows:?}",
+            show(std::slice::from_ref(e))
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "no event clear of the swap windows");
     // Nothing lost in between: every open is in the log once (or counted as lost).
     let opens = evs.len() as u64;
     let lost = lost(&d);
