@@ -3,7 +3,7 @@
 use crate::{rd, EnumLayout, FieldLayout, StructLayout, UnknownValue};
 
 /// Bumped on every incompatible change; the loader refuses an object with another value.
-pub const VIGIL_ABI_VERSION: u32 = 3;
+pub const VIGIL_ABI_VERSION: u32 = 4;
 
 /// Architectures: index into per-arch maps.
 pub const VIGIL_ARCH_IDX_X86_64: u32 = 0;
@@ -122,11 +122,18 @@ pub enum ItemType {
     Argv = 7,
     /// struct vigil_obj_pid: target of kill/tkill/tgkill.
     ObjPid = 8,
-    /// struct vigil_rule_match\[\]: per decided rule set, the compiled rule id that decided.
+    /// struct vigil_rule_match\[\]: per decided rule set, the compiled rule id that decided
+    /// (and, flagged VIGIL_RULE_F_KEY, the rule whose keys label the event when that is
+    /// another one).
     Rules = 9,
+    /// __u32\[\]: the task's supplementary groups (sent when rules test gid=/egid=).
+    Groups = 10,
     /// Bytes: the task's command line (mm->arg_start.., at most VIGIL_PROCTITLE_MAX), read from
     /// user memory at exit: the PROCTITLE record. Not sent with a successful execve's argv.
     Proctitle = 11,
+    /// String: the directory (dentry walk) a relative name argument 'index' is resolved
+    /// from, when that is a directory descriptor rather than the working directory.
+    PathBase = 12,
 }
 
 impl ItemType {
@@ -141,7 +148,9 @@ impl ItemType {
         ItemType::Argv,
         ItemType::ObjPid,
         ItemType::Rules,
+        ItemType::Groups,
         ItemType::Proctitle,
+        ItemType::PathBase,
     ];
 
     /// The C name of the value.
@@ -156,7 +165,9 @@ impl ItemType {
             ItemType::Argv => "VIGIL_ITEM_ARGV",
             ItemType::ObjPid => "VIGIL_ITEM_OBJ_PID",
             ItemType::Rules => "VIGIL_ITEM_RULES",
+            ItemType::Groups => "VIGIL_ITEM_GROUPS",
             ItemType::Proctitle => "VIGIL_ITEM_PROCTITLE",
+            ItemType::PathBase => "VIGIL_ITEM_PATH_BASE",
         }
     }
 }
@@ -175,7 +186,9 @@ impl TryFrom<u32> for ItemType {
             7 => Ok(ItemType::Argv),
             8 => Ok(ItemType::ObjPid),
             9 => Ok(ItemType::Rules),
+            10 => Ok(ItemType::Groups),
             11 => Ok(ItemType::Proctitle),
+            12 => Ok(ItemType::PathBase),
             _ => Err(UnknownValue {
                 what: "vigil_item_type",
                 value: u64::from(v),
@@ -290,6 +303,15 @@ pub enum Counter {
     Undecided = 14,
     /// Rule candidates whose program ran (the rule index's work).
     RulesRun = 15,
+    /// Candidates every rule set's task list excludes (-a never,task).
+    TaskExcluded = 16,
+    /// Task-list walks (the per-task cache missed: new task, identity or rules changed).
+    TaskWalks = 17,
+    /// Undecided events because an object could not be placed (a name BPF cannot resolve,
+    /// a directory deeper than it walks).
+    UndecidedObject = 18,
+    /// Supplementary groups beyond VIGIL_GROUPS_MAX (gid=/egid= left undecided).
+    GroupsTrunc = 19,
 }
 
 impl Counter {
@@ -311,6 +333,10 @@ impl Counter {
         Counter::BadNr,
         Counter::Undecided,
         Counter::RulesRun,
+        Counter::TaskExcluded,
+        Counter::TaskWalks,
+        Counter::UndecidedObject,
+        Counter::GroupsTrunc,
     ];
 
     /// The C name of the value.
@@ -332,6 +358,10 @@ impl Counter {
             Counter::BadNr => "VIGIL_CNT_BAD_NR",
             Counter::Undecided => "VIGIL_CNT_UNDECIDED",
             Counter::RulesRun => "VIGIL_CNT_RULES_RUN",
+            Counter::TaskExcluded => "VIGIL_CNT_TASK_EXCLUDED",
+            Counter::TaskWalks => "VIGIL_CNT_TASK_WALKS",
+            Counter::UndecidedObject => "VIGIL_CNT_UNDECIDED_OBJECT",
+            Counter::GroupsTrunc => "VIGIL_CNT_GROUPS_TRUNC",
         }
     }
 }
@@ -357,6 +387,10 @@ impl TryFrom<u32> for Counter {
             13 => Ok(Counter::BadNr),
             14 => Ok(Counter::Undecided),
             15 => Ok(Counter::RulesRun),
+            16 => Ok(Counter::TaskExcluded),
+            17 => Ok(Counter::TaskWalks),
+            18 => Ok(Counter::UndecidedObject),
+            19 => Ok(Counter::GroupsTrunc),
             _ => Err(UnknownValue {
                 what: "vigil_counter",
                 value: u64::from(v),
@@ -420,6 +454,18 @@ pub const VIGIL_CONF_F_EMIT_ALL: u32 = 16;
 /// Syscalls in vigil_rx_umask\[gen\]\[arch\] are undecided (rules BPF cannot judge name them).
 pub const VIGIL_CONF_F_SOME_UNDECIDED: u32 = 32;
 
+/// The task list has rules: judged per task (cached in task storage) before the exit list.
+pub const VIGIL_CONF_F_TASK: u32 = 64;
+
+/// The inode phase (watches, path=, inode=) has rules.
+pub const VIGIL_CONF_F_NAMES: u32 = 128;
+
+/// Filesystem-list rules hide objects: conditions on objects are left to user space.
+pub const VIGIL_CONF_F_OBJ_UNDECIDED: u32 = 256;
+
+/// Rules test gid=/egid=: events carry the supplementary groups (VIGIL_ITEM_GROUPS).
+pub const VIGIL_CONF_F_GROUPS: u32 = 512;
+
 /// Compiled rule index (vigil-rules' layout, docs/design/rule-index.md).
 pub const VIGIL_RX_NONE: u32 = 0xffffffff;
 
@@ -439,11 +485,64 @@ pub const VIGIL_RX_MAX_INSNS: u32 = 64;
 /// Syscall masks of "-S all": numbers below this.
 pub const VIGIL_RX_ALL_BELOW: u32 = 2032;
 
-/// Exit table number in index keys (vigil-rules TableKind::Exit).
+/// Table numbers in index keys (vigil-rules TableKind).
+pub const VIGIL_RX_TABLE_TASK: u32 = 0;
+
 pub const VIGIL_RX_TABLE_EXIT: u32 = 1;
+
+pub const VIGIL_RX_TABLE_NAMES: u32 = 2;
+
+/// Index fields of keys the loader derives from resolved paths (vigil_rx_key.field; the
+/// compiled set's own fields are below 32). Values: vigil_fid_key / vigil_parent_key in
+/// lib/rules_obj.h, an FNV-1a 64 hash for BASE.
+/// Inode phase: the object a watched path resolves to.
+pub const VIGIL_RX_PK_OBJ: u32 = 32;
+
+/// Inode phase: a watched path's parent directory and last component.
+pub const VIGIL_RX_PK_PARENT: u32 = 33;
+
+/// Inode phase: a watched path's last component (presence only).
+pub const VIGIL_RX_PK_BASE: u32 = 34;
+
+/// exe=: the executable a path resolves to.
+pub const VIGIL_RX_PK_EXE_OBJ: u32 = 35;
+
+/// exe=: its parent directory and last component.
+pub const VIGIL_RX_PK_EXE_PARENT: u32 = 36;
+
+/// A dir= operand or a directory above one (presence only).
+pub const VIGIL_RX_PK_DIRANC: u32 = 37;
+
+/// Supplementary groups read and compared per event.
+pub const VIGIL_GROUPS_MAX: u32 = 32;
+
+/// vigil_rule_match.ruleset flag: the rule whose keys label the event (inode phase).
+pub const VIGIL_RULE_F_KEY: u32 = 0x80000000;
 
 /// vigil_sysdesc: no argument
 pub const VIGIL_ARG_NONE: u32 = 255;
+
+/// vigil_sysdesc.perm: AUDIT_PERM_* classes of the syscall (exec 1, write 2, read 4,
+/// attr 8) and how perm= reads the arguments instead (audit_classify_syscall).
+pub const VIGIL_PERMK_OPEN: u32 = 16;
+
+pub const VIGIL_PERMK_OPENAT: u32 = 32;
+
+pub const VIGIL_PERMK_OPENAT2: u32 = 64;
+
+pub const VIGIL_PERMK_SOCKETCALL: u32 = 128;
+
+/// vigil_rx_path.flags
+pub const VIGIL_RXP_F_OBJ: u32 = 1;
+
+pub const VIGIL_RXP_F_PARENT: u32 = 2;
+
+/// vigil_rx_sysinfo.flags
+/// Some inode-phase rule can match the syscall.
+pub const VIGIL_RXSI_F_NAMES: u32 = 1;
+
+/// ... and one of them has no perm= (the perm prefilter cannot skip the phase).
+pub const VIGIL_RXSI_F_NAMES_NOPERM: u32 = 2;
 
 /// Header of every ring-buffer record.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -1248,11 +1347,17 @@ pub struct Genconf {
     /// Exit table residual list of each arch slot.
     pub residual_x86_64: RxList,
     pub residual_i386: RxList,
+    /// Task table (VIGIL_CONF_F_TASK): IndexField bits with entries, residual list.
+    pub task_index_any: u64,
+    pub task_residual: RxList,
+    /// Inode phase (VIGIL_CONF_F_NAMES): IndexField bits with entries, residual list.
+    pub names_index_any: u64,
+    pub names_residual: RxList,
 }
 
 impl Genconf {
     /// Size in bytes, as in C.
-    pub const SIZE: usize = 56;
+    pub const SIZE: usize = 88;
 
     /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
     pub fn read(b: &[u8]) -> Option<Self> {
@@ -1267,6 +1372,10 @@ impl Genconf {
             index_sel: rd::u64(b, 32),
             residual_x86_64: RxList::read(b.get(40..)?)?,
             residual_i386: RxList::read(b.get(48..)?)?,
+            task_index_any: rd::u64(b, 56),
+            task_residual: RxList::read(b.get(64..)?)?,
+            names_index_any: rd::u64(b, 72),
+            names_residual: RxList::read(b.get(80..)?)?,
         })
     }
 
@@ -1281,11 +1390,15 @@ impl Genconf {
         out.extend_from_slice(&self.index_sel.to_ne_bytes());
         self.residual_x86_64.write(out);
         self.residual_i386.write(out);
+        out.extend_from_slice(&self.task_index_any.to_ne_bytes());
+        self.task_residual.write(out);
+        out.extend_from_slice(&self.names_index_any.to_ne_bytes());
+        self.names_residual.write(out);
     }
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<Genconf>() == 56);
+    assert!(core::mem::size_of::<Genconf>() == 88);
     assert!(core::mem::align_of::<Genconf>() == 8);
     assert!(core::mem::offset_of!(Genconf, flags) == 0);
     assert!(core::mem::offset_of!(Genconf, tgid) == 4);
@@ -1296,6 +1409,149 @@ const _: () = {
     assert!(core::mem::offset_of!(Genconf, index_sel) == 32);
     assert!(core::mem::offset_of!(Genconf, residual_x86_64) == 40);
     assert!(core::mem::offset_of!(Genconf, residual_i386) == 48);
+    assert!(core::mem::offset_of!(Genconf, task_index_any) == 56);
+    assert!(core::mem::offset_of!(Genconf, task_residual) == 64);
+    assert!(core::mem::offset_of!(Genconf, names_index_any) == 72);
+    assert!(core::mem::offset_of!(Genconf, names_residual) == 80);
+};
+
+/// vigil_rx_paths key: a path operand (string id) of generation 'generation & 1'.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct RxPathkey {
+    pub generation: u32,
+    pub str: u32,
+}
+
+impl RxPathkey {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 8;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            generation: rd::u32(b, 0),
+            str: rd::u32(b, 4),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.generation.to_ne_bytes());
+        out.extend_from_slice(&self.str.to_ne_bytes());
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<RxPathkey>() == 8);
+    assert!(core::mem::align_of::<RxPathkey>() == 4);
+    assert!(core::mem::offset_of!(RxPathkey, generation) == 0);
+    assert!(core::mem::offset_of!(RxPathkey, str) == 4);
+};
+
+/// vigil_rx_paths value: a path operand (path=, dir=, exe=) as the loader resolved it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct RxPath {
+    pub obj_ino: u64,
+    pub parent_ino: u64,
+    /// FNV-1a 64 of the last component.
+    pub base_hash: u64,
+    /// FNV-1a 64 of the operand as the rule gives it.
+    pub full_hash: u64,
+    /// Kernel dev_t of the object and of its parent directory.
+    pub obj_dev: u32,
+    pub parent_dev: u32,
+    /// VIGIL_RXP_F_*: which of the two exist.
+    pub flags: u32,
+    pub pad0: u32,
+}
+
+impl RxPath {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 48;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            obj_ino: rd::u64(b, 0),
+            parent_ino: rd::u64(b, 8),
+            base_hash: rd::u64(b, 16),
+            full_hash: rd::u64(b, 24),
+            obj_dev: rd::u32(b, 32),
+            parent_dev: rd::u32(b, 36),
+            flags: rd::u32(b, 40),
+            pad0: rd::u32(b, 44),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.obj_ino.to_ne_bytes());
+        out.extend_from_slice(&self.parent_ino.to_ne_bytes());
+        out.extend_from_slice(&self.base_hash.to_ne_bytes());
+        out.extend_from_slice(&self.full_hash.to_ne_bytes());
+        out.extend_from_slice(&self.obj_dev.to_ne_bytes());
+        out.extend_from_slice(&self.parent_dev.to_ne_bytes());
+        out.extend_from_slice(&self.flags.to_ne_bytes());
+        out.extend_from_slice(&self.pad0.to_ne_bytes());
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<RxPath>() == 48);
+    assert!(core::mem::align_of::<RxPath>() == 8);
+    assert!(core::mem::offset_of!(RxPath, obj_ino) == 0);
+    assert!(core::mem::offset_of!(RxPath, parent_ino) == 8);
+    assert!(core::mem::offset_of!(RxPath, base_hash) == 16);
+    assert!(core::mem::offset_of!(RxPath, full_hash) == 24);
+    assert!(core::mem::offset_of!(RxPath, obj_dev) == 32);
+    assert!(core::mem::offset_of!(RxPath, parent_dev) == 36);
+    assert!(core::mem::offset_of!(RxPath, flags) == 40);
+    assert!(core::mem::offset_of!(RxPath, pad0) == 44);
+};
+
+/// vigil_rx_sysinfo\[(gen * VIGIL_NR_ARCH + arch) * VIGIL_MAX_SYSCALL + nr\].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct RxSysinfo {
+    /// Union of the perm= classes of the inode-phase rules that can match the syscall.
+    pub names_perm: u8,
+    /// VIGIL_RXSI_F_*
+    pub flags: u8,
+    pub pad0: u16,
+}
+
+impl RxSysinfo {
+    /// Size in bytes, as in C.
+    pub const SIZE: usize = 4;
+
+    /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
+    pub fn read(b: &[u8]) -> Option<Self> {
+        let b = b.get(..Self::SIZE)?;
+        Some(Self {
+            names_perm: rd::u8(b, 0),
+            flags: rd::u8(b, 1),
+            pad0: rd::u16(b, 2),
+        })
+    }
+
+    /// Appends the C representation (`SIZE` bytes, native endian).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.names_perm.to_ne_bytes());
+        out.extend_from_slice(&self.flags.to_ne_bytes());
+        out.extend_from_slice(&self.pad0.to_ne_bytes());
+    }
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<RxSysinfo>() == 4);
+    assert!(core::mem::align_of::<RxSysinfo>() == 2);
+    assert!(core::mem::offset_of!(RxSysinfo, names_perm) == 0);
+    assert!(core::mem::offset_of!(RxSysinfo, flags) == 1);
+    assert!(core::mem::offset_of!(RxSysinfo, pad0) == 2);
 };
 
 /// vigil_sysmask\[gen * VIGIL_NR_ARCH + arch\]: syscalls some rule can match.
@@ -1341,11 +1597,18 @@ pub struct Sysdesc {
     pub arg0: u8,
     pub arg1: u8,
     pub flags: u8,
+    /// Directory descriptor argument the name in arg0 / arg1 is relative to
+    /// (VIGIL_ARG_NONE: the working directory).
+    pub dirfd0: u8,
+    pub dirfd1: u8,
+    /// AUDIT_PERM_* classes | VIGIL_PERMK_*
+    pub perm: u8,
+    pub pad0: u8,
 }
 
 impl Sysdesc {
     /// Size in bytes, as in C.
-    pub const SIZE: usize = 4;
+    pub const SIZE: usize = 8;
 
     /// Decodes from the first `SIZE` bytes of `b` (native endian); `None` when `b` is shorter.
     pub fn read(b: &[u8]) -> Option<Self> {
@@ -1355,6 +1618,10 @@ impl Sysdesc {
             arg0: rd::u8(b, 1),
             arg1: rd::u8(b, 2),
             flags: rd::u8(b, 3),
+            dirfd0: rd::u8(b, 4),
+            dirfd1: rd::u8(b, 5),
+            perm: rd::u8(b, 6),
+            pad0: rd::u8(b, 7),
         })
     }
 
@@ -1364,16 +1631,24 @@ impl Sysdesc {
         out.extend_from_slice(&self.arg0.to_ne_bytes());
         out.extend_from_slice(&self.arg1.to_ne_bytes());
         out.extend_from_slice(&self.flags.to_ne_bytes());
+        out.extend_from_slice(&self.dirfd0.to_ne_bytes());
+        out.extend_from_slice(&self.dirfd1.to_ne_bytes());
+        out.extend_from_slice(&self.perm.to_ne_bytes());
+        out.extend_from_slice(&self.pad0.to_ne_bytes());
     }
 }
 
 const _: () = {
-    assert!(core::mem::size_of::<Sysdesc>() == 4);
+    assert!(core::mem::size_of::<Sysdesc>() == 8);
     assert!(core::mem::align_of::<Sysdesc>() == 1);
     assert!(core::mem::offset_of!(Sysdesc, class) == 0);
     assert!(core::mem::offset_of!(Sysdesc, arg0) == 1);
     assert!(core::mem::offset_of!(Sysdesc, arg1) == 2);
     assert!(core::mem::offset_of!(Sysdesc, flags) == 3);
+    assert!(core::mem::offset_of!(Sysdesc, dirfd0) == 4);
+    assert!(core::mem::offset_of!(Sysdesc, dirfd1) == 5);
+    assert!(core::mem::offset_of!(Sysdesc, perm) == 6);
+    assert!(core::mem::offset_of!(Sysdesc, pad0) == 7);
 };
 
 /// vigil_percpu\[0\], per CPU: event sequence and counters.
@@ -3156,6 +3431,109 @@ pub static STRUCT_LAYOUTS: &[StructLayout] = &[
                 offset: core::mem::offset_of!(Genconf, residual_i386),
                 size: core::mem::size_of::<RxList>(),
             },
+            FieldLayout {
+                name: "task_index_any",
+                offset: core::mem::offset_of!(Genconf, task_index_any),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "task_residual",
+                offset: core::mem::offset_of!(Genconf, task_residual),
+                size: core::mem::size_of::<RxList>(),
+            },
+            FieldLayout {
+                name: "names_index_any",
+                offset: core::mem::offset_of!(Genconf, names_index_any),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "names_residual",
+                offset: core::mem::offset_of!(Genconf, names_residual),
+                size: core::mem::size_of::<RxList>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_rx_pathkey",
+        size: core::mem::size_of::<RxPathkey>(),
+        fields: &[
+            FieldLayout {
+                name: "generation",
+                offset: core::mem::offset_of!(RxPathkey, generation),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "str",
+                offset: core::mem::offset_of!(RxPathkey, str),
+                size: core::mem::size_of::<u32>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_rx_path",
+        size: core::mem::size_of::<RxPath>(),
+        fields: &[
+            FieldLayout {
+                name: "obj_ino",
+                offset: core::mem::offset_of!(RxPath, obj_ino),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "parent_ino",
+                offset: core::mem::offset_of!(RxPath, parent_ino),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "base_hash",
+                offset: core::mem::offset_of!(RxPath, base_hash),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "full_hash",
+                offset: core::mem::offset_of!(RxPath, full_hash),
+                size: core::mem::size_of::<u64>(),
+            },
+            FieldLayout {
+                name: "obj_dev",
+                offset: core::mem::offset_of!(RxPath, obj_dev),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "parent_dev",
+                offset: core::mem::offset_of!(RxPath, parent_dev),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "flags",
+                offset: core::mem::offset_of!(RxPath, flags),
+                size: core::mem::size_of::<u32>(),
+            },
+            FieldLayout {
+                name: "pad0",
+                offset: core::mem::offset_of!(RxPath, pad0),
+                size: core::mem::size_of::<u32>(),
+            },
+        ],
+    },
+    StructLayout {
+        c_name: "vigil_rx_sysinfo",
+        size: core::mem::size_of::<RxSysinfo>(),
+        fields: &[
+            FieldLayout {
+                name: "names_perm",
+                offset: core::mem::offset_of!(RxSysinfo, names_perm),
+                size: core::mem::size_of::<u8>(),
+            },
+            FieldLayout {
+                name: "flags",
+                offset: core::mem::offset_of!(RxSysinfo, flags),
+                size: core::mem::size_of::<u8>(),
+            },
+            FieldLayout {
+                name: "pad0",
+                offset: core::mem::offset_of!(RxSysinfo, pad0),
+                size: core::mem::size_of::<u16>(),
+            },
         ],
     },
     StructLayout {
@@ -3189,6 +3567,26 @@ pub static STRUCT_LAYOUTS: &[StructLayout] = &[
             FieldLayout {
                 name: "flags",
                 offset: core::mem::offset_of!(Sysdesc, flags),
+                size: core::mem::size_of::<u8>(),
+            },
+            FieldLayout {
+                name: "dirfd0",
+                offset: core::mem::offset_of!(Sysdesc, dirfd0),
+                size: core::mem::size_of::<u8>(),
+            },
+            FieldLayout {
+                name: "dirfd1",
+                offset: core::mem::offset_of!(Sysdesc, dirfd1),
+                size: core::mem::size_of::<u8>(),
+            },
+            FieldLayout {
+                name: "perm",
+                offset: core::mem::offset_of!(Sysdesc, perm),
+                size: core::mem::size_of::<u8>(),
+            },
+            FieldLayout {
+                name: "pad0",
+                offset: core::mem::offset_of!(Sysdesc, pad0),
                 size: core::mem::size_of::<u8>(),
             },
         ],
@@ -3775,7 +4173,9 @@ pub static ENUM_LAYOUTS: &[EnumLayout] = &[
             ("VIGIL_ITEM_ARGV", 7),
             ("VIGIL_ITEM_OBJ_PID", 8),
             ("VIGIL_ITEM_RULES", 9),
+            ("VIGIL_ITEM_GROUPS", 10),
             ("VIGIL_ITEM_PROCTITLE", 11),
+            ("VIGIL_ITEM_PATH_BASE", 12),
         ],
     },
     EnumLayout {
@@ -3810,6 +4210,10 @@ pub static ENUM_LAYOUTS: &[EnumLayout] = &[
             ("VIGIL_CNT_BAD_NR", 13),
             ("VIGIL_CNT_UNDECIDED", 14),
             ("VIGIL_CNT_RULES_RUN", 15),
+            ("VIGIL_CNT_TASK_EXCLUDED", 16),
+            ("VIGIL_CNT_TASK_WALKS", 17),
+            ("VIGIL_CNT_UNDECIDED_OBJECT", 18),
+            ("VIGIL_CNT_GROUPS_TRUNC", 19),
         ],
     },
     EnumLayout {

@@ -19,6 +19,8 @@ impl BareHook {
         let mut ebpf = EbpfLoader::new()
             .btf(btf.as_ref())
             .map_max_entries("vigil_events", 4096)
+            // The object's task-list cache is a TASK_STORAGE map.
+            .allow_unsupported_maps()
             .load(object::OBJECT)?;
         let perr = |source| Error::Program {
             name: "vigil_bench_bare",

@@ -1,7 +1,10 @@
 //! What the exit hook captures per syscall: the `vigil_sysdesc` table, by syscall name so
 //! that one list serves every architecture (numbers come from vigil-rules' syscall tables).
 
-use vigil_abi::{SysClass, Sysdesc, VIGIL_ARG_NONE};
+use vigil_abi::{
+    SysClass, Sysdesc, VIGIL_ARG_NONE, VIGIL_PERMK_OPEN, VIGIL_PERMK_OPENAT, VIGIL_PERMK_OPENAT2,
+    VIGIL_PERMK_SOCKETCALL,
+};
 
 const N: u8 = VIGIL_ARG_NONE as u8;
 
@@ -89,17 +92,75 @@ pub const CAPTURE: &[(&str, SysClass, u8, u8)] = &[
     ("rt_tgsigqueueinfo", SysClass::Kill, 1, 2),
 ];
 
-/// The table entry of `name`, as a map value.
-pub fn desc_of(name: &str) -> Option<Sysdesc> {
-    CAPTURE
+/// The directory descriptor argument each name argument of a `*at` syscall is relative to
+/// (`VIGIL_ARG_NONE`: the working directory). `symlinkat`'s first name is the link's
+/// content, not a lookup.
+const DIRFD: &[(&str, u8, u8)] = &[
+    ("openat", 0, N),
+    ("openat2", 0, N),
+    ("unlinkat", 0, N),
+    ("mkdirat", 0, N),
+    ("mknodat", 0, N),
+    ("renameat", 0, 2),
+    ("renameat2", 0, 2),
+    ("linkat", 0, 2),
+    ("symlinkat", N, 1),
+    ("fchmodat", 0, N),
+    ("fchmodat2", 0, N),
+    ("fchownat", 0, N),
+    ("faccessat", 0, N),
+    ("faccessat2", 0, N),
+    ("newfstatat", 0, N),
+    ("statx", 0, N),
+    ("readlinkat", 0, N),
+    ("futimesat", 0, N),
+    ("name_to_handle_at", 0, N),
+    ("execveat", 0, N),
+];
+
+/// `vigil_sysdesc.perm` of syscall `nr` on `arch`: the `perm=` classes it belongs to, or
+/// how `perm=` reads its arguments (vigil-rules' `perm_classes.tsv`, the kernel's
+/// `audit_classify_syscall`).
+pub fn perm_of(arch: u32, nr: u32) -> u8 {
+    use vigil_rules::compile::classes::{perm_matches, PERM_ATTR, PERM_READ, PERM_WRITE};
+    match vigil_rules::tables::syscall_name(arch, nr) {
+        Some("open") => VIGIL_PERMK_OPEN as u8,
+        Some("openat") => VIGIL_PERMK_OPENAT as u8,
+        Some("openat2") => VIGIL_PERMK_OPENAT2 as u8,
+        Some("socketcall") => VIGIL_PERMK_SOCKETCALL as u8,
+        Some(_) => {
+            let zero = [0u64; 4];
+            [PERM_WRITE, PERM_READ, PERM_ATTR, 1]
+                .iter()
+                .filter(|&&p| perm_matches(arch, nr, &zero, 0, p))
+                .fold(0u8, |m, &p| m | p as u8)
+        }
+        None => 0,
+    }
+}
+
+/// The table entry of `name` on `arch` (number `nr`), as a map value; `None` when the
+/// syscall needs nothing (no capture, no `perm=` class).
+pub fn desc_of(arch: u32, nr: u32, name: &str) -> Option<Sysdesc> {
+    let perm = perm_of(arch, nr);
+    let (dirfd0, dirfd1) = DIRFD
         .iter()
         .find(|(n, ..)| *n == name)
-        .map(|&(_, class, arg0, arg1)| Sysdesc {
-            class: class as u8,
-            arg0,
-            arg1,
-            flags: 0,
-        })
+        .map_or((N, N), |&(_, a, b)| (a, b));
+    let (class, arg0, arg1) = CAPTURE
+        .iter()
+        .find(|(n, ..)| *n == name)
+        .map_or((SysClass::None, N, N), |&(_, c, a, b)| (c, a, b));
+    (class != SysClass::None || perm != 0).then_some(Sysdesc {
+        class: class as u8,
+        arg0,
+        arg1,
+        flags: 0,
+        dirfd0,
+        dirfd1,
+        perm,
+        pad0: 0,
+    })
 }
 
 #[cfg(test)]
@@ -122,5 +183,26 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), CAPTURE.len(), "duplicate names");
+        for (name, ..) in DIRFD {
+            assert!(CAPTURE.iter().any(|c| c.0 == *name), "{name}: not captured");
+        }
+    }
+
+    #[test]
+    fn perm_classes_as_the_kernel() {
+        let x = vigil_abi::VIGIL_AUDIT_ARCH_X86_64;
+        let nr = |n| vigil_rules::tables::syscall_number(x, n).unwrap();
+        assert_eq!(perm_of(x, nr("chmod")), 8);
+        assert_eq!(perm_of(x, nr("unlink")), 2);
+        assert_eq!(perm_of(x, nr("readlink")), 4);
+        assert_eq!(perm_of(x, nr("execve")), 1);
+        assert_eq!(perm_of(x, nr("link")), 2 | 8);
+        assert_eq!(perm_of(x, nr("openat")), VIGIL_PERMK_OPENAT as u8);
+        assert_eq!(perm_of(x, nr("getpid")), 0);
+        let d = desc_of(x, nr("renameat2"), "renameat2").unwrap();
+        assert_eq!((d.arg0, d.arg1, d.dirfd0, d.dirfd1), (1, 3, 0, 2));
+        assert!(desc_of(x, nr("getpid"), "getpid").is_none());
+        let q = desc_of(x, nr("quotactl"), "quotactl").unwrap();
+        assert_eq!((q.class, q.perm), (SysClass::None as u8, 2 | 4));
     }
 }

@@ -332,7 +332,8 @@ pub fn to_event_input(ev: &SyscallEvent) -> vigil_rules::input::EventInput {
             let path = match (&p.full, &p.name) {
                 (Some(f), _) => Some(f.bytes.clone()),
                 (None, Some(n)) if !n.faulted() && !n.bytes.is_empty() => {
-                    absolute(&n.bytes, ev.cwd.as_ref().map(|c| c.bytes.as_slice()))
+                    let base = p.base.as_ref().or(ev.cwd.as_ref());
+                    absolute(&n.bytes, base.map(|c| c.bytes.as_slice()))
                 }
                 _ => None,
             };
@@ -382,7 +383,12 @@ pub fn to_event_input(ev: &SyscallEvent) -> vigil_rules::input::EventInput {
             pers: t.pers,
             exe: ev.exe.as_ref().map(|e| e.bytes.clone()),
             contids: Vec::new(),
-            groups: Vec::new(),
+            groups: ev.groups.as_ref().map_or_else(Vec::new, |g| {
+                g.bytes
+                    .chunks_exact(4)
+                    .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect()
+            }),
             subj: None,
         },
         objects,

@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use vigil_abi::{
     ArgvChunk, ArgvInfo, ItemHdr, ItemType, Kind, ObjPid, Path, RecHdr, RuleMatch, Syscall, Task,
     VIGIL_ARGV_F_FAULT, VIGIL_ARGV_F_TRUNCATED, VIGIL_ITEM_F_FAULT, VIGIL_ITEM_F_PARTIAL,
-    VIGIL_ITEM_F_TRUNCATED, VIGIL_ITEM_F_USER_MEM, VIGIL_MAX_RULESETS,
+    VIGIL_ITEM_F_TRUNCATED, VIGIL_ITEM_F_USER_MEM, VIGIL_MAX_RULESETS, VIGIL_RULE_F_KEY,
 };
 
 /// Events whose argv chunks may wait for their SYSCALL record at once; older ones are
@@ -46,6 +46,9 @@ pub struct PathItem {
     pub name: Option<Captured>,
     pub full: Option<Captured>,
     pub object: Option<Path>,
+    /// The directory a relative name was resolved from, when a directory descriptor (not
+    /// the working directory) gave it.
+    pub base: Option<Captured>,
 }
 
 /// argv of a successful execve, reassembled from `ARGV_CHUNK` records.
@@ -80,6 +83,11 @@ pub struct SyscallEvent {
     pub undecided: u64,
     /// (rule set, compiled rule id) of every rule set BPF decided by a rule.
     pub matches: Vec<(u32, u32)>,
+    /// (rule set, compiled rule id) whose keys label the event when that is not the
+    /// deciding rule (a keyless inode-phase rule overrode a keyed exit-list rule).
+    pub key_matches: Vec<(u32, u32)>,
+    /// Supplementary groups (sent when rules test `gid=`/`egid=`).
+    pub groups: Option<Captured>,
     /// `VIGIL_SC_F_*`.
     pub flags: u16,
     pub task: Task,
@@ -304,6 +312,17 @@ impl Decoder {
                 ItemType::Cwd => ev.cwd = Some(captured(payload, h.flags)),
                 ItemType::PathName => ev.path_mut(h.index).name = Some(captured(payload, h.flags)),
                 ItemType::PathFull => ev.path_mut(h.index).full = Some(captured(payload, h.flags)),
+                ItemType::PathBase => ev.path_mut(h.index).base = Some(captured(payload, h.flags)),
+                ItemType::Groups => {
+                    if payload.len() % 4 != 0 {
+                        return Err(DecodeError::ItemSize {
+                            kind,
+                            len: h.len,
+                            expected: 4,
+                        });
+                    }
+                    ev.groups = Some(captured(payload, h.flags));
+                }
                 ItemType::Path => {
                     fixed(Path::SIZE)?;
                     ev.path_mut(h.index).object = Path::read(payload);
@@ -322,7 +341,7 @@ impl Decoder {
                 }
                 ItemType::Rules => {
                     if payload.len() % RuleMatch::SIZE != 0
-                        || payload.len() > RuleMatch::SIZE * VIGIL_MAX_RULESETS as usize
+                        || payload.len() > 2 * RuleMatch::SIZE * VIGIL_MAX_RULESETS as usize
                     {
                         return Err(DecodeError::ItemSize {
                             kind,
@@ -330,11 +349,16 @@ impl Decoder {
                             expected: RuleMatch::SIZE,
                         });
                     }
-                    ev.matches = payload
+                    for m in payload
                         .chunks_exact(RuleMatch::SIZE)
                         .filter_map(RuleMatch::read)
-                        .map(|m| (m.ruleset, m.rule))
-                        .collect();
+                    {
+                        if m.ruleset & VIGIL_RULE_F_KEY != 0 {
+                            ev.key_matches.push((m.ruleset & !VIGIL_RULE_F_KEY, m.rule));
+                        } else {
+                            ev.matches.push((m.ruleset, m.rule));
+                        }
+                    }
                 }
             }
             off = (start + h.len as usize + 7) & !7;

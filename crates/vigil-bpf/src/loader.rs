@@ -191,6 +191,9 @@ impl Loader {
             .map_max_entries("vigil_rx_cands", 2 * caps.cands)
             .map_max_entries("vigil_rx_masks", 2 * caps.masks)
             .map_max_entries("vigil_rx_index", 2 * caps.index)
+            .map_max_entries("vigil_rx_paths", 2 * caps.paths)
+            // The task-list cache is a TASK_STORAGE map aya has no type for.
+            .allow_unsupported_maps()
             .load(object::OBJECT)?;
 
         let mut sysdesc: Array<MapData, [u8; Sysdesc::SIZE]> = take(&mut ebpf, "vigil_sysdesc")?;
@@ -198,16 +201,13 @@ impl Loader {
             (VIGIL_AUDIT_ARCH_X86_64, VIGIL_ARCH_IDX_X86_64),
             (VIGIL_AUDIT_ARCH_I386, VIGIL_ARCH_IDX_I386),
         ] {
-            for (name, ..) in capture::CAPTURE {
-                let (Some(nr), Some(desc)) = (
-                    vigil_rules::tables::syscall_number(arch, name),
-                    capture::desc_of(name),
-                ) else {
+            for nr in 0..VIGIL_MAX_SYSCALL {
+                let Some(name) = vigil_rules::tables::syscall_name(arch, nr) else {
                     continue;
                 };
-                if nr >= VIGIL_MAX_SYSCALL {
+                let Some(desc) = capture::desc_of(arch, nr, name) else {
                     continue;
-                }
+                };
                 sysdesc
                     .set(idx * VIGIL_MAX_SYSCALL + nr, encode(|v| desc.write(v)), 0)
                     .map_err(map_err("vigil_sysdesc"))?;

@@ -46,7 +46,12 @@ fn bpf_verdict(ev: &SyscallEvent, set: &CompiledSet, rs: usize, hidden: u64) -> 
     if r.ruleset as usize != rs || (r.action == 2) != record {
         return None;
     }
-    let key = (r.key != NONE).then_some(r.index);
+    let key = (r.key != NONE).then_some(r.index).or_else(|| {
+        // A keyless inode-phase rule keeps the exit list's rule's keys.
+        let (_, first) = ev.key_matches.iter().find(|(r, _)| *r as usize == rs)?;
+        let f = set.rules.get(*first as usize)?;
+        (f.ruleset as usize == rs && f.key != NONE).then_some(f.index)
+    });
     Some(if r.list == FilterList::Task.kernel_number() {
         Verdict {
             record,

@@ -18,7 +18,7 @@
 #define VIGIL_ABI_H
 
 /* Bumped on every incompatible change; the loader refuses an object with another value. */
-#define VIGIL_ABI_VERSION 3
+#define VIGIL_ABI_VERSION 4
 
 /* Architectures: index into per-arch maps. */
 #define VIGIL_ARCH_IDX_X86_64 0
@@ -84,11 +84,18 @@ enum vigil_item_type {
 	VIGIL_ITEM_ARGV = 7,
 	/* struct vigil_obj_pid: target of kill/tkill/tgkill. */
 	VIGIL_ITEM_OBJ_PID = 8,
-	/* struct vigil_rule_match[]: per decided rule set, the compiled rule id that decided. */
+	/* struct vigil_rule_match[]: per decided rule set, the compiled rule id that decided
+	 * (and, flagged VIGIL_RULE_F_KEY, the rule whose keys label the event when that is
+	 * another one). */
 	VIGIL_ITEM_RULES = 9,
+	/* __u32[]: the task's supplementary groups (sent when rules test gid=/egid=). */
+	VIGIL_ITEM_GROUPS = 10,
 	/* Bytes: the task's command line (mm->arg_start.., at most VIGIL_PROCTITLE_MAX), read from
 	 * user memory at exit: the PROCTITLE record. Not sent with a successful execve's argv. */
 	VIGIL_ITEM_PROCTITLE = 11,
+	/* String: the directory (dentry walk) a relative name argument `index` is resolved
+	 * from, when that is a directory descriptor rather than the working directory. */
+	VIGIL_ITEM_PATH_BASE = 12,
 };
 
 /* How the exit hook captures a syscall (vigil_sysdesc.class). */
@@ -144,6 +151,15 @@ enum vigil_counter {
 	VIGIL_CNT_UNDECIDED = 14,
 	/* Rule candidates whose program ran (the rule index's work). */
 	VIGIL_CNT_RULES_RUN = 15,
+	/* Candidates every rule set's task list excludes (-a never,task). */
+	VIGIL_CNT_TASK_EXCLUDED = 16,
+	/* Task-list walks (the per-task cache missed: new task, identity or rules changed). */
+	VIGIL_CNT_TASK_WALKS = 17,
+	/* Undecided events because an object could not be placed (a name BPF cannot resolve,
+	 * a directory deeper than it walks). */
+	VIGIL_CNT_UNDECIDED_OBJECT = 18,
+	/* Supplementary groups beyond VIGIL_GROUPS_MAX (gid=/egid= left undecided). */
+	VIGIL_CNT_GROUPS_TRUNC = 19,
 };
 
 /* vigil_item_hdr.flags */
@@ -186,6 +202,14 @@ enum vigil_counter {
 #define VIGIL_CONF_F_EMIT_ALL 16
 /* Syscalls in vigil_rx_umask[gen][arch] are undecided (rules BPF cannot judge name them). */
 #define VIGIL_CONF_F_SOME_UNDECIDED 32
+/* The task list has rules: judged per task (cached in task storage) before the exit list. */
+#define VIGIL_CONF_F_TASK 64
+/* The inode phase (watches, path=, inode=) has rules. */
+#define VIGIL_CONF_F_NAMES 128
+/* Filesystem-list rules hide objects: conditions on objects are left to user space. */
+#define VIGIL_CONF_F_OBJ_UNDECIDED 256
+/* Rules test gid=/egid=: events carry the supplementary groups (VIGIL_ITEM_GROUPS). */
+#define VIGIL_CONF_F_GROUPS 512
 
 /* Compiled rule index (vigil-rules' layout, docs/design/rule-index.md). */
 #define VIGIL_RX_NONE 0xffffffff
@@ -199,11 +223,48 @@ enum vigil_counter {
 #define VIGIL_RX_MAX_INSNS 64
 /* Syscall masks of "-S all": numbers below this. */
 #define VIGIL_RX_ALL_BELOW 2032
-/* Exit table number in index keys (vigil-rules TableKind::Exit). */
+/* Table numbers in index keys (vigil-rules TableKind). */
+#define VIGIL_RX_TABLE_TASK 0
 #define VIGIL_RX_TABLE_EXIT 1
+#define VIGIL_RX_TABLE_NAMES 2
+/* Index fields of keys the loader derives from resolved paths (vigil_rx_key.field; the
+ * compiled set's own fields are below 32). Values: vigil_fid_key / vigil_parent_key in
+ * lib/rules_obj.h, an FNV-1a 64 hash for BASE. */
+/* Inode phase: the object a watched path resolves to. */
+#define VIGIL_RX_PK_OBJ 32
+/* Inode phase: a watched path's parent directory and last component. */
+#define VIGIL_RX_PK_PARENT 33
+/* Inode phase: a watched path's last component (presence only). */
+#define VIGIL_RX_PK_BASE 34
+/* exe=: the executable a path resolves to. */
+#define VIGIL_RX_PK_EXE_OBJ 35
+/* exe=: its parent directory and last component. */
+#define VIGIL_RX_PK_EXE_PARENT 36
+/* A dir= operand or a directory above one (presence only). */
+#define VIGIL_RX_PK_DIRANC 37
+/* Supplementary groups read and compared per event. */
+#define VIGIL_GROUPS_MAX 32
+/* vigil_rule_match.ruleset flag: the rule whose keys label the event (inode phase). */
+#define VIGIL_RULE_F_KEY 0x80000000
 
 /* vigil_sysdesc: no argument */
 #define VIGIL_ARG_NONE 255
+/* vigil_sysdesc.perm: AUDIT_PERM_* classes of the syscall (exec 1, write 2, read 4,
+ * attr 8) and how perm= reads the arguments instead (audit_classify_syscall). */
+#define VIGIL_PERMK_OPEN 16
+#define VIGIL_PERMK_OPENAT 32
+#define VIGIL_PERMK_OPENAT2 64
+#define VIGIL_PERMK_SOCKETCALL 128
+
+/* vigil_rx_path.flags */
+#define VIGIL_RXP_F_OBJ 1
+#define VIGIL_RXP_F_PARENT 2
+
+/* vigil_rx_sysinfo.flags */
+/* Some inode-phase rule can match the syscall. */
+#define VIGIL_RXSI_F_NAMES 1
+/* ... and one of them has no perm= (the perm prefilter cannot skip the phase). */
+#define VIGIL_RXSI_F_NAMES_NOPERM 2
 
 /* Header of every ring-buffer record. */
 struct vigil_rec_hdr {
@@ -409,6 +470,43 @@ struct vigil_genconf {
 	/* Exit table residual list of each arch slot. */
 	struct vigil_rx_list residual_x86_64;
 	struct vigil_rx_list residual_i386;
+	/* Task table (VIGIL_CONF_F_TASK): IndexField bits with entries, residual list. */
+	__u64 task_index_any;
+	struct vigil_rx_list task_residual;
+	/* Inode phase (VIGIL_CONF_F_NAMES): IndexField bits with entries, residual list. */
+	__u64 names_index_any;
+	struct vigil_rx_list names_residual;
+};
+
+/* vigil_rx_paths key: a path operand (string id) of generation `generation & 1`. */
+struct vigil_rx_pathkey {
+	__u32 generation;
+	__u32 str;
+};
+
+/* vigil_rx_paths value: a path operand (path=, dir=, exe=) as the loader resolved it. */
+struct vigil_rx_path {
+	__u64 obj_ino;
+	__u64 parent_ino;
+	/* FNV-1a 64 of the last component. */
+	__u64 base_hash;
+	/* FNV-1a 64 of the operand as the rule gives it. */
+	__u64 full_hash;
+	/* Kernel dev_t of the object and of its parent directory. */
+	__u32 obj_dev;
+	__u32 parent_dev;
+	/* VIGIL_RXP_F_*: which of the two exist. */
+	__u32 flags;
+	__u32 pad0;
+};
+
+/* vigil_rx_sysinfo[(gen * VIGIL_NR_ARCH + arch) * VIGIL_MAX_SYSCALL + nr]. */
+struct vigil_rx_sysinfo {
+	/* Union of the perm= classes of the inode-phase rules that can match the syscall. */
+	__u8 names_perm;
+	/* VIGIL_RXSI_F_* */
+	__u8 flags;
+	__u16 pad0;
 };
 
 /* vigil_sysmask[gen * VIGIL_NR_ARCH + arch]: syscalls some rule can match. */
@@ -424,6 +522,13 @@ struct vigil_sysdesc {
 	__u8 arg0;
 	__u8 arg1;
 	__u8 flags;
+	/* Directory descriptor argument the name in arg0 / arg1 is relative to
+	 * (VIGIL_ARG_NONE: the working directory). */
+	__u8 dirfd0;
+	__u8 dirfd1;
+	/* AUDIT_PERM_* classes | VIGIL_PERMK_* */
+	__u8 perm;
+	__u8 pad0;
 };
 
 /* vigil_percpu[0], per CPU: event sequence and counters. */

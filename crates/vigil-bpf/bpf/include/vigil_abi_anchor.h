@@ -24,6 +24,9 @@ struct vigil_abi_anchor {
 	struct vigil_rx_key vigil_rx_key;
 	struct vigil_rule_match vigil_rule_match;
 	struct vigil_genconf vigil_genconf;
+	struct vigil_rx_pathkey vigil_rx_pathkey;
+	struct vigil_rx_path vigil_rx_path;
+	struct vigil_rx_sysinfo vigil_rx_sysinfo;
 	struct vigil_sysmask vigil_sysmask;
 	struct vigil_sysdesc vigil_sysdesc;
 	struct vigil_percpu vigil_percpu;

@@ -9,6 +9,78 @@
  * because per-CPU array values are limited to 32 KiB. Programs on the syscall tracepoints
  * run with preemption disabled, so one CPU's area has one user at a time. */
 #define VIGIL_PATHBUF_SLACK 512
+
+/* Objects of one event as the rule index sees them (lib/rules_obj.h). */
+#define RX_MAX_OBJS 2
+#define RX_MAX_ANC 32
+#define RX_MAX_PREFIX 16
+
+/* rx_obj.kind */
+#define RXO_NONE 0
+/* An open file: inode facts and its dentry. */
+#define RXO_FILE 1
+/* A name argument only: no inode (the facts user space sees: none). */
+#define RXO_NAME 2
+/* The name an exec used (AT_EXECFN) and the new executable's inode. */
+#define RXO_EXEC 3
+
+/* rx_obj.flags: how the object's name can be placed. */
+/* No usable name (the read faulted): path conditions do not hold. */
+#define RXO_F_NOPATH 1
+/* Absolute and normalised: full_hash and prefix[]. */
+#define RXO_F_ABS 2
+/* One component, relative to the base directory. */
+#define RXO_F_REL1 4
+/* Several components relative to the base directory, none `.` or `..`. */
+#define RXO_F_RELN 8
+/* BPF cannot place it (`.`, `..`, `//`, a trailing `/`, too long). */
+#define RXO_F_OPAQUE 16
+/* anc[] holds the object's (FILE) or base directory's (REL*) ancestors, self first. */
+#define RXO_F_ANC 32
+/* The ancestor walk or prefix[] stopped before the root. */
+#define RXO_F_ANC_TRUNC 64
+/* base_dev/base_ino and the base dentry are known. */
+#define RXO_F_BASE 128
+
+struct rx_obj {
+	__u32 kind;
+	__u32 flags;
+	__u64 ino;
+	__u32 dev;
+	__u32 mode;
+	__u32 uid;
+	__u32 gid;
+	__u32 rdev;
+	__u32 pdev;
+	__u64 pino;
+	/* FNV-1a 64 of the last component (FILE: d_name). */
+	__u64 name_hash;
+	/* FNV-1a 64 of the whole name (ABS). */
+	__u64 full_hash;
+	__u64 base_ino;
+	__u32 base_dev;
+	__u32 nprefix;
+	__u32 nanc;
+	__u32 pad;
+	/* Where an ancestor walk starts (FILE: the object; REL*: the base directory). */
+	__u64 dentry;
+	__u64 vfsmnt;
+	__u64 prefix[RX_MAX_PREFIX];
+	__u64 anc_ino[RX_MAX_ANC];
+	__u32 anc_dev[RX_MAX_ANC];
+};
+
+/* The task's executable (exe=). */
+struct rx_exe {
+	__u32 ok;
+	__u32 dev;
+	__u64 ino;
+	__u32 pdev;
+	__u32 pad;
+	__u64 pino;
+	__u64 name_hash;
+};
+
 /* State of one rule-index walk (lib/rules.h). */
 struct rx_state {
 	__u32 cur[VIGIL_RX_MAX_SOURCES];
@@ -29,7 +101,8 @@ struct rx_state {
 	__u32 arch;
 	__u32 success;
 	__s64 ret;
-	__u64 args[4];
+	/* a0..a5 (and two zeros, so an index masked with 7 stays inside). */
+	__u64 args[8];
 	struct vigil_ctl caps;
 	/* Current candidate's program walk. */
 	__u32 insn_base;
@@ -37,10 +110,49 @@ struct rx_state {
 	__u32 verdict;
 	__u32 ngroups;
 	__u64 runs;
+	/* RX_PHASE_*: task list, exit list, inode phase. */
+	__u32 phase;
+	/* Inode phase: the object judged. */
+	__u32 cur_obj;
+	/* The walk has a syscall context (not the task list). */
+	__u32 in_syscall;
+	/* RXF_*: facts gathered so far. */
+	__u32 facts;
+	/* Current candidate: kinds of conditions deferred to the second pass (RXD_*). */
+	__u32 deferred;
+	/* 1: cheap conditions; 2: the deferred ones. */
+	__u32 pass;
+	__u32 nobj;
+	/* AUDIT_PERM_* classes the event matches (RX_PERM_UNKNOWN: openat2). */
+	__u32 ev_perm;
+	/* Socket address family, -1 when none. */
+	__s32 saddr_fam;
+	/* vigil_genconf.flags of the live generation. */
+	__u32 conf_flags;
+	__u32 gen_seq;
+	/* The inode phase ran (first[] is valid). */
+	__u32 names_ran;
+	/* The task list was walked (its cache missed). */
+	__u32 task_walked;
+	/* An object could not be placed (counted once per event). */
+	__u32 obj_undecided;
+	/* RULES item entries written. */
+	__u32 nmatch;
+	/* Task list: rule sets its never / always rules decided. */
+	__u64 task_never;
+	__u64 task_always;
+	__u32 groups[VIGIL_GROUPS_MAX];
+	/* Exit list result, before the inode phase (its limit per rule set). */
+	__u32 first[VIGIL_MAX_RULESETS];
+	struct vigil_sysdesc desc;
+	struct rx_exe exe;
+	struct rx_obj objs[RX_MAX_OBJS];
 };
 
 struct vigil_scratch {
 	struct rx_state rx;
+	/* A name read for judging, and a kernel name being hashed. */
+	__u8 name[VIGIL_STR_MAX + 64];
 	__u8 rec[VIGIL_REC_MAX + VIGIL_STR_MAX + 256];
 	__u8 path[VIGIL_STR_MAX + VIGIL_PATHBUF_SLACK];
 	__u8 chunk[sizeof(struct vigil_argv_chunk) + VIGIL_ARGV_CHUNK + 256];
@@ -146,6 +258,46 @@ struct {
 	__type(key, __u32);
 	__type(value, struct vigil_sysmask);
 } vigil_rx_umask SEC(".maps");
+
+/* Per generation, arch and syscall: what the inode-phase prefilter needs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VIGIL_NR_GEN * VIGIL_NR_ARCH * VIGIL_MAX_SYSCALL);
+	__type(key, __u32);
+	__type(value, struct vigil_rx_sysinfo);
+} vigil_rx_sysinfo SEC(".maps");
+
+/* Path operands resolved by the loader (both generations; the key carries it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2);
+	__type(key, struct vigil_rx_pathkey);
+	__type(value, struct vigil_rx_path);
+} vigil_rx_paths SEC(".maps");
+
+/* Per task: the task list's verdict, valid for one generation and identity. */
+#define RX_TASK_DECIDED_MAX 8
+struct rx_task_cache {
+	__u32 generation;
+	__u32 auid;
+	__u32 sessionid;
+	__u32 pers;
+	__u64 cred;
+	__u64 exe;
+	__u64 never;
+	__u64 always;
+	__u64 undecided;
+	__u32 valid;
+	__u32 ndecided;
+	struct vigil_rule_match decided[RX_TASK_DECIDED_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct rx_task_cache);
+} vigil_task_rx SEC(".maps");
 
 /* The index buckets (both generations; the key carries the generation). */
 struct {

@@ -1,45 +1,26 @@
 /* SPDX-License-Identifier: (Apache-2.0 OR GPL-2.0-only) */
 /*
- * The compiled rule index (vigil-rules, docs/design/rule-index.md), exit table, phase 1:
- * gather the candidate sources (the syscall's list, the index buckets of the event's own
- * values, the residual), merge them in rule-id order, run each candidate's program, first
- * match per rule set. Every rule set is judged in the same pass.
- *
- * What BPF does not evaluate here (objects: dir/path/inode/..., exe, perm, saddr_fam, LSM
- * labels, -C, containers, the task and inode-phase tables) makes the rule set *undecided*:
- * the event goes to user space with that bit set and the exact evaluator finishes it.
+ * The compiled rule index (vigil-rules, docs/design/rule-index.md) judged in BPF, all rule
+ * sets in one pass:
+ *   1. the task list, cached per task (lib/rules_task.h): never rules exclude, always rules
+ *      record every syscall;
+ *   2. the exit list: gather the candidate sources (the syscall's list, the index buckets of
+ *      the event's own values, the residual), merge them in rule-id order, run each
+ *      candidate's program (lib/rules_insn.h), first match per rule set;
+ *   3. the inode phase (watches, path=, inode=), object by object: rules placed before the
+ *      exit list's decision may override it.
+ * What BPF cannot judge (LSM labels, containers, a name it cannot place) makes the rule set
+ * *undecided*: the event goes to user space with that bit set and the exact evaluator
+ * finishes it.
  */
 #ifndef VIGIL_RULES_H
 #define VIGIL_RULES_H
 
-#include "maps.h"
+#include "rules_insn.h"
 
 #define RX_MATCH 0
 #define RX_NOMATCH 1
 #define RX_UNDECIDED 2
-
-/* Kernel AUDIT_* field numbers (include/uapi/linux/audit.h) and vigil's pseudo fields. */
-#define F_PID 0
-#define F_UID 1
-#define F_EUID 2
-#define F_SUID 3
-#define F_FSUID 4
-#define F_GID 5
-#define F_EGID 6
-#define F_SGID 7
-#define F_FSGID 8
-#define F_LOGINUID 9
-#define F_PERS 10
-#define F_ARCH 11
-#define F_MSGTYPE 12
-#define F_PPID 18
-#define F_LOGINUID_SET 24
-#define F_SESSIONID 25
-#define F_EXIT 103
-#define F_SUCCESS 104
-#define F_ARG0 200
-#define F_ARG3 203
-#define F_FALSE 0xffff
 
 /* vigil-rules IndexField bit positions gathered here. */
 #define IX_PID 0
@@ -53,9 +34,12 @@
 #define IX_AUID 8
 #define IX_SESSIONID 9
 #define IX_PERS 10
+#define IX_EXE 13
 #define IX_EXIT 14
 #define IX_A0 15
 #define IX_A3 18
+#define IX_PATH 21
+#define IX_INODE 22
 #define IX_FIELDS 24
 
 struct rx_ctx {
@@ -63,111 +47,6 @@ struct rx_ctx {
 	struct vigil_task *t;
 	struct task_struct *task;
 };
-
-static __always_inline int c32(__u32 l, __u8 op, __u32 r)
-{
-	switch (op) {
-	case 0:
-		return l == r;
-	case 1:
-		return l != r;
-	case 2:
-		return (l & r) != 0;
-	case 3:
-		return (l & r) == r;
-	case 4:
-		return l < r;
-	case 5:
-		return l > r;
-	case 6:
-		return l <= r;
-	case 7:
-		return l >= r;
-	}
-	return 0;
-}
-
-/* uid/gid fields ignore & and &=. */
-static __always_inline int ucmp(__u32 l, __u8 op, __u32 r)
-{
-	return (op == 2 || op == 3) ? 0 : c32(l, op, r);
-}
-
-/* Supplementary group count, read on first use. */
-static __always_inline __u32 rx_ngroups(struct rx_state *st, struct task_struct *task)
-{
-	if (st->ngroups == VIGIL_RX_NONE)
-		st->ngroups = VIGIL_RX_NONE;
-	return st->ngroups;
-}
-
-/* gid=/egid= with = or != also search the supplementary groups: undecided when there are. */
-static __always_inline int gid_holds(struct rx_state *st, struct task_struct *task, __u32 g,
-				     __u8 op, __u32 val)
-{
-	int r = ucmp(g, op, val);
-
-	if (op == 0 && !r && rx_ngroups(st, task))
-		return 2;
-	if (op == 1 && r && rx_ngroups(st, task))
-		return 2;
-	return r;
-}
-
-/* 1 holds, 0 does not, 2 undecided (BPF does not evaluate the field). */
-static __always_inline int insn_holds(struct rx_state *st, struct vigil_task *t,
-				      struct task_struct *task, struct vigil_rx_insn *in)
-{
-	__u32 val = (__u32)in->value;
-	__u8 op = in->op;
-	__u16 f = in->field;
-
-	if (op > 7)
-		return 0;
-	if (f >= F_ARG0 && f <= F_ARG3)
-		return c32((__u32)st->args[(f - F_ARG0) & 3], op, val);
-	switch (f) {
-	case F_FALSE:
-		return 0;
-	case F_PID:
-		return c32(t->pid, op, val);
-	case F_UID:
-		return ucmp(t->uid, op, val);
-	case F_EUID:
-		return ucmp(t->euid, op, val);
-	case F_SUID:
-		return ucmp(t->suid, op, val);
-	case F_FSUID:
-		return ucmp(t->fsuid, op, val);
-	case F_LOGINUID:
-		return ucmp(t->auid, op, val);
-	case F_SGID:
-		return ucmp(t->sgid, op, val);
-	case F_FSGID:
-		return ucmp(t->fsgid, op, val);
-	case F_GID:
-		return gid_holds(st, task, t->gid, op, val);
-	case F_EGID:
-		return gid_holds(st, task, t->egid, op, val);
-	case F_SESSIONID:
-		return c32(t->sessionid, op, val);
-	case F_PERS:
-		return c32(t->pers, op, val);
-	case F_LOGINUID_SET:
-		return c32(t->auid != 0xffffffff, op, val);
-	case F_MSGTYPE:
-		return 0;
-	case F_PPID:
-		return c32(t->ppid, op, val);
-	case F_ARCH:
-		return c32(st->arch, op, val);
-	case F_EXIT:
-		return c32((__u32)st->ret, op, val);
-	case F_SUCCESS:
-		return c32(st->success ? 1 : 2, op, val);
-	}
-	return 2;
-}
 
 /* One instruction of the current candidate's program (bpf_loop callback). */
 static long rx_insn_step(__u64 i, void *arg)
@@ -188,14 +67,35 @@ static long rx_insn_step(__u64 i, void *arg)
 		st->verdict = RX_UNDECIDED;
 		return 1;
 	}
-	r = insn_holds(st, c->t, c->task, in);
-	if (r == 0) {
+	r = insn_holds(s, c->t, in);
+	if (r == RX_NO) {
 		st->verdict = RX_NOMATCH;
 		return 1;
 	}
-	if (r == 2)
+	if (r == RX_UNKNOWN)
 		st->verdict = RX_UNDECIDED; /* unless a later condition fails */
 	return 0;
+}
+
+/* Runs the candidate's program: cheap conditions first, the deferred ones if all held. */
+static __always_inline void rx_run(struct rx_ctx *c, struct vigil_rx_rule *rule)
+{
+	struct vigil_scratch *s = c->s;
+	struct rx_state *st = &s->rx;
+	__u32 n = rule->insn_len > VIGIL_RX_MAX_INSNS ? VIGIL_RX_MAX_INSNS : rule->insn_len;
+
+	st->insn_base = rule->insn_off;
+	st->insn_len = rule->insn_len;
+	st->verdict = RX_MATCH;
+	st->deferred = 0;
+	st->pass = 1;
+	st->runs++;
+	bpf_loop(n, rx_insn_step, c, 0);
+	if (st->verdict == RX_NOMATCH || !st->deferred)
+		return;
+	vigil_rx_facts(s, st->deferred);
+	st->pass = 2;
+	bpf_loop(n, rx_insn_step, c, 0);
 }
 
 static __always_inline __u32 rx_cand(struct rx_state *st, __u32 pos)
@@ -254,8 +154,13 @@ static long rx_walk_step(__u64 i, void *arg)
 	bit = 1ULL << rs;
 	if (!(st->pending & bit))
 		return 0;
+	/* The inode phase only counts rules placed before the exit list's decision. */
+	if (st->phase == RX_PHASE_NAMES && best >= st->first[rs & (VIGIL_MAX_RULESETS - 1)])
+		return 0;
 	nr = st->nr;
-	if (rule->mask == VIGIL_RX_NONE) {
+	if (st->phase == RX_PHASE_TASK) {
+		/* The task list has no syscall masks. */
+	} else if (rule->mask == VIGIL_RX_NONE) {
 		if (nr >= VIGIL_RX_ALL_BELOW)
 			return 0;
 	} else {
@@ -266,17 +171,19 @@ static long rx_walk_step(__u64 i, void *arg)
 		if (!m || !((m->bits[(nr >> 6) & (VIGIL_SYSMASK_WORDS - 1)] >> (nr & 63)) & 1))
 			return 0;
 	}
-	st->insn_base = rule->insn_off;
-	st->insn_len = rule->insn_len;
-	st->verdict = RX_MATCH;
-	st->runs++;
-	bpf_loop(rule->insn_len > VIGIL_RX_MAX_INSNS ? VIGIL_RX_MAX_INSNS : rule->insn_len,
-		 rx_insn_step, c, 0);
+	rx_run(c, rule);
 	if (st->verdict == RX_MATCH) {
 		st->found[rs & (VIGIL_MAX_RULESETS - 1)] = best;
 		st->pending &= ~bit;
-		if (rule->action == VIGIL_RX_ACTION_ALWAYS)
+		if (rule->action == VIGIL_RX_ACTION_ALWAYS) {
 			st->record |= bit;
+			if (st->phase == RX_PHASE_TASK)
+				st->task_always |= bit;
+		} else {
+			st->record &= ~bit;
+			if (st->phase == RX_PHASE_TASK)
+				st->task_never |= bit;
+		}
 	} else if (st->verdict == RX_UNDECIDED) {
 		st->undecided |= bit;
 		st->pending &= ~bit;
@@ -302,6 +209,38 @@ static __always_inline void rx_push(struct rx_state *st, const struct vigil_rx_l
 	st->head[k] = rx_cand(st, l->off);
 	st->nsrc++;
 	st->total += l->len;
+}
+
+static __always_inline void rx_sources_reset(struct rx_state *st)
+{
+	st->nsrc = 0;
+	st->total = 0;
+	st->last = VIGIL_RX_NONE;
+}
+
+/* Walks the gathered sources (first match per pending rule set). A global function: the
+ * walk's callback is verified once, not once per phase that walks. */
+__noinline int vigil_rx_walk(struct vigil_scratch *s)
+{
+	struct rx_ctx c = { .s = s, .task = bpf_get_current_task_btf() };
+	struct vigil_syscall *sc;
+	struct rx_state *st;
+	__u32 total;
+
+	if (!s)
+		return 0;
+	st = &s->rx;
+	sc = (void *)s->rec;
+	c.t = &sc->task;
+	total = st->total;
+	if (st->pending && total)
+		bpf_loop(total > (1 << 20) ? (1 << 20) : total, rx_walk_step, &c, 0);
+	return 0;
+}
+
+static __always_inline void rx_walk(struct rx_ctx *c)
+{
+	vigil_rx_walk(c->s);
 }
 
 /* The value of index field `f` for this event; 0 when BPF does not gather it. */
@@ -353,10 +292,11 @@ static __always_inline int rx_index_value(struct rx_state *st, struct vigil_task
 	return 0;
 }
 
-static __always_inline void rx_lookup(struct rx_state *st, __u32 f, __u32 sel, __u64 v)
+static __always_inline void rx_lookup(struct rx_state *st, __u8 table, __u32 f, __u32 sel,
+				      __u64 v)
 {
 	struct vigil_rx_key k = {
-		.table = VIGIL_RX_TABLE_EXIT,
+		.table = table,
 		.field = f,
 		.generation = st->gen,
 		.sel = sel,
@@ -369,8 +309,11 @@ static __always_inline void rx_lookup(struct rx_state *st, __u32 f, __u32 sel, _
 struct rx_gather_ctx {
 	struct vigil_scratch *s;
 	struct vigil_task *t;
-	const struct vigil_genconf *conf;
+	struct task_struct *task;
 	__u64 bits;
+	__u64 any;
+	__u64 sel;
+	__u32 table;
 };
 
 /* Position of the single set bit of `b` (six comparisons; BPF has no ctz). */
@@ -399,12 +342,11 @@ static long rx_gather_step(__u64 i, void *arg)
 {
 	struct rx_gather_ctx *c = arg;
 	struct vigil_scratch *s = c->s;
-	const struct vigil_genconf *conf = c->conf;
 	struct rx_state *st;
 	__u64 v, bit, any, sel;
 	__u32 f;
 
-	if (!s || !conf || !c->t)
+	if (!s || !c->t)
 		return 1;
 	st = &s->rx;
 	bit = c->bits & -c->bits;
@@ -412,18 +354,77 @@ static long rx_gather_step(__u64 i, void *arg)
 		return 1;
 	c->bits &= c->bits - 1;
 	f = bit_index(bit);
-	any = conf->index_any & bit;
-	sel = conf->index_sel & bit;
+	any = c->any & bit;
+	sel = c->sel & bit;
+	if (f == IX_EXE) {
+		/* By the executable's inode and by its parent directory and name. */
+		struct rx_exe *e = &st->exe;
+
+		vigil_rx_facts(s, RXD_EXE);
+		if (!e->ok)
+			return 0;
+		v = vigil_fid_key(e->dev, e->ino);
+		if (any)
+			rx_lookup(st, c->table, VIGIL_RX_PK_EXE_OBJ, VIGIL_RX_SEL_ANY, v);
+		if (sel)
+			rx_lookup(st, c->table, VIGIL_RX_PK_EXE_OBJ, st->nr, v);
+		v = vigil_parent_key(e->pdev, e->pino, e->name_hash);
+		if (any)
+			rx_lookup(st, c->table, VIGIL_RX_PK_EXE_PARENT, VIGIL_RX_SEL_ANY, v);
+		if (sel)
+			rx_lookup(st, c->table, VIGIL_RX_PK_EXE_PARENT, st->nr, v);
+		return 0;
+	}
 	if (!rx_index_value(st, c->t, f, &v)) {
 		st->undecided |= st->pending;
 		st->pending = 0;
 		return 1;
 	}
 	if (any)
-		rx_lookup(st, f, VIGIL_RX_SEL_ANY, v);
+		rx_lookup(st, c->table, f, VIGIL_RX_SEL_ANY, v);
 	if (sel)
-		rx_lookup(st, f, st->nr, v);
+		rx_lookup(st, c->table, f, st->nr, v);
 	return 0;
+}
+
+static __always_inline void rx_gather(struct vigil_scratch *s, struct vigil_task *t,
+				      struct task_struct *task, __u32 table, __u64 any, __u64 sel)
+{
+	struct rx_gather_ctx g = {
+		.s = s, .t = t, .task = task, .bits = any | sel, .any = any, .sel = sel,
+		.table = table,
+	};
+	__u32 nbits = __builtin_popcountll(g.bits);
+
+	if (nbits)
+		bpf_loop(nbits > IX_FIELDS ? IX_FIELDS : nbits, rx_gather_step, &g, 0);
+}
+
+#include "rules_task.h"
+#include "rules_names.h"
+
+/* The kernel's ACC_MODE: MAY_READ (4) / MAY_WRITE (2) of open flags. */
+static __always_inline __u32 acc_mode(__u64 flags)
+{
+	__u32 m = flags & 3;
+
+	return m == 0 ? 4 : m == 1 ? 2 : 6;
+}
+
+/* AUDIT_PERM_* classes the syscall matches with these arguments (audit_match_perm). */
+static __always_inline __u32 rx_perm(struct rx_state *st)
+{
+	__u8 p = st->desc.perm;
+
+	if (p & VIGIL_PERMK_OPEN)
+		return acc_mode(st->args[1]);
+	if (p & VIGIL_PERMK_OPENAT)
+		return acc_mode(st->args[2]);
+	if (p & VIGIL_PERMK_OPENAT2)
+		return RX_PERM_UNKNOWN;
+	if (p & VIGIL_PERMK_SOCKETCALL)
+		return st->args[0] == 2 ? 2 : 0;
+	return p & 0xf;
 }
 
 /*
@@ -432,84 +433,113 @@ static long rx_gather_step(__u64 i, void *arg)
  */
 static __always_inline void rx_judge(struct vigil_scratch *s, struct vigil_task *t,
 				     struct task_struct *task, const struct vigil_genconf *conf,
-				     const struct vigil_ctl *ctl, __u32 gen, __u32 arch, __u32 nr,
-				     long ret, const __u64 *args)
+				     const struct vigil_ctl *ctl, __u32 gen_seq, __u32 arch,
+				     __u32 nr, long ret, const __u64 *args,
+				     const struct vigil_sysdesc *desc)
 {
 	struct rx_state *st = &s->rx;
 	struct rx_ctx c = { .s = s, .t = t, .task = task };
-	struct rx_gather_ctx g = { .s = s, .t = t, .conf = conf };
-	__u32 nbits;
+	__u32 gen = gen_seq & 1;
 	__u64 all;
-	__u32 key, total;
+	__u32 key;
 
 	all = conf->nrulesets >= 64 ? ~0ULL : ((1ULL << (conf->nrulesets & 63)) - 1);
 	st->record = 0;
 	st->undecided = 0;
 	st->pending = all;
-	st->nsrc = 0;
-	st->total = 0;
-	st->last = VIGIL_RX_NONE;
+	rx_sources_reset(st);
 	st->gen = gen;
+	st->gen_seq = gen_seq;
 	st->nr = nr;
 	st->arch = arch == VIGIL_ARCH_IDX_I386 ? VIGIL_AUDIT_ARCH_I386 : VIGIL_AUDIT_ARCH_X86_64;
 	st->ret = ret;
 	st->success = !(ret >= -4095 && ret <= -1);
-	st->args[0] = args[0];
-	st->args[1] = args[1];
-	st->args[2] = args[2];
-	st->args[3] = args[3];
+	for (int i = 0; i < 6; i++)
+		st->args[i] = args[i];
+	st->args[6] = 0;
+	st->args[7] = 0;
 	st->caps = *ctl;
-	st->ngroups = VIGIL_RX_NONE;
+	st->ngroups = 0;
 	st->runs = 0;
+	st->facts = 0;
+	st->nobj = 0;
+	st->conf_flags = conf->flags;
+	st->task_never = 0;
+	st->task_always = 0;
+	st->names_ran = 0;
+	st->task_walked = 0;
+	st->obj_undecided = 0;
+	if (desc)
+		st->desc = *desc;
+	else
+		__builtin_memset(&st->desc, 0, sizeof(st->desc));
+	st->ev_perm = rx_perm(st);
 	__builtin_memset(st->found, 0xff, sizeof(st->found));
 	if (conf->flags & VIGIL_CONF_F_ALL_UNDECIDED) {
 		st->undecided = all;
 		return;
 	}
+	if (conf->flags & VIGIL_CONF_F_TASK) {
+		rx_task(s, t, task, conf);
+		if (!st->pending)
+			return;
+	}
+	st->phase = RX_PHASE_EXIT;
+	st->in_syscall = 1;
 	if (conf->flags & VIGIL_CONF_F_SOME_UNDECIDED) {
 		struct vigil_sysmask *um;
 
 		key = gen * VIGIL_NR_ARCH + arch;
 		um = bpf_map_lookup_elem(&vigil_rx_umask, &key);
 		if (!um || ((um->bits[(nr >> 6) & (VIGIL_SYSMASK_WORDS - 1)] >> (nr & 63)) & 1)) {
-			st->undecided = all;
+			st->undecided |= st->pending;
+			st->pending = 0;
 			return;
 		}
 	}
 
 	key = (gen * VIGIL_NR_ARCH + arch) * VIGIL_MAX_SYSCALL + nr;
+	rx_sources_reset(st);
 	rx_push(st, bpf_map_lookup_elem(&vigil_rx_lists, &key));
-	g.bits = conf->index_any | conf->index_sel;
-	nbits = __builtin_popcountll(g.bits);
-	if (nbits)
-		bpf_loop(nbits > IX_FIELDS ? IX_FIELDS : nbits, rx_gather_step, &g, 0);
+	rx_gather(s, t, task, VIGIL_RX_TABLE_EXIT, conf->index_any, conf->index_sel);
 	rx_push(st, arch == VIGIL_ARCH_IDX_I386 ? &conf->residual_i386 : &conf->residual_x86_64);
-	total = st->total;
-	if (st->pending && total)
-		bpf_loop(total > (1 << 20) ? (1 << 20) : total, rx_walk_step, &c, 0);
+	rx_walk(&c);
+	if (conf->flags & VIGIL_CONF_F_NAMES)
+		rx_names(&c, conf, all, key);
 }
 
 struct rx_rules_ctx {
 	struct vigil_scratch *s;
 	struct vigil_rule_match *m;
-	__u32 n;
 };
 
+/* The count lives in the scratch map (not the callback's context): the verifier then sees
+ * an unknown number and checks the callback once instead of once per value. */
 static long rx_rules_step(__u64 rs, void *arg)
 {
 	struct rx_rules_ctx *c = arg;
 	struct vigil_scratch *s = c->s;
 	struct vigil_rule_match *m = c->m;
-	__u32 id, n = c->n;
+	__u32 id, first, n;
 
 	if (!s || !m)
 		return 1;
+	n = s->rx.nmatch;
 	id = s->rx.found[rs & (VIGIL_MAX_RULESETS - 1)];
 	if (id == VIGIL_RX_NONE || ((s->rx.undecided >> rs) & 1))
 		return 0;
-	m[n & (VIGIL_MAX_RULESETS - 1)].ruleset = rs;
-	m[n & (VIGIL_MAX_RULESETS - 1)].rule = id;
-	c->n = n + 1;
+	m[n & (2 * VIGIL_MAX_RULESETS - 1)].ruleset = rs;
+	m[n & (2 * VIGIL_MAX_RULESETS - 1)].rule = id;
+	n++;
+	/* The inode phase overrode the exit list: its rule's keys label the event when the
+	 * overriding rule has none (the kernel keeps ctx->filterkey). */
+	first = s->rx.first[rs & (VIGIL_MAX_RULESETS - 1)];
+	if (s->rx.names_ran && first != VIGIL_RX_NONE && first != id) {
+		m[n & (2 * VIGIL_MAX_RULESETS - 1)].ruleset = rs | VIGIL_RULE_F_KEY;
+		m[n & (2 * VIGIL_MAX_RULESETS - 1)].rule = first;
+		n++;
+	}
+	s->rx.nmatch = n;
 	return 0;
 }
 
@@ -517,17 +547,39 @@ static long rx_rules_step(__u64 rs, void *arg)
 static __always_inline void item_rules(struct rec_ctx *r)
 {
 	struct vigil_item_hdr *h =
-		item_begin(r, VIGIL_MAX_RULESETS * sizeof(struct vigil_rule_match));
+		item_begin(r, 2 * VIGIL_MAX_RULESETS * sizeof(struct vigil_rule_match));
 	struct rx_rules_ctx c = { .s = r->s };
+	__u32 n;
 
 	if (!h)
 		return;
 	c.m = (void *)(h + 1);
+	r->s->rx.nmatch = 0;
 	bpf_loop(VIGIL_MAX_RULESETS, rx_rules_step, &c, 0);
-	if (c.n)
+	n = r->s->rx.nmatch;
+	if (n)
 		item_end(r, h, VIGIL_ITEM_RULES, 0, 0,
-			 (c.n > VIGIL_MAX_RULESETS ? VIGIL_MAX_RULESETS : c.n) *
+			 (n > 2 * VIGIL_MAX_RULESETS ? 2 * VIGIL_MAX_RULESETS : n) *
 				 sizeof(struct vigil_rule_match));
+}
+
+/* VIGIL_ITEM_GROUPS: the supplementary groups (rules test gid=/egid=). */
+static __always_inline void item_groups(struct rec_ctx *r, struct task_struct *task)
+{
+	struct rx_state *st = &r->s->rx;
+	struct vigil_item_hdr *h;
+	__u32 n;
+
+	vigil_rx_facts(r->s, RXD_GROUPS);
+	n = st->ngroups > VIGIL_GROUPS_MAX ? VIGIL_GROUPS_MAX : st->ngroups;
+	h = item_begin(r, VIGIL_GROUPS_MAX * 4);
+	if (!h)
+		return;
+	if (n)
+		bpf_probe_read_kernel((void *)(h + 1), (n & (2 * VIGIL_GROUPS_MAX - 1)) * 4,
+				      st->groups);
+	item_end(r, h, VIGIL_ITEM_GROUPS, 0, st->ngroups > VIGIL_GROUPS_MAX ?
+				   VIGIL_ITEM_F_TRUNCATED : 0, n * 4);
 }
 
 #endif

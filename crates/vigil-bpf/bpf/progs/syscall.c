@@ -94,6 +94,26 @@ static __always_inline void capture_execfn(struct rec_ctx *r, struct task_struct
 		item_user_str(r, VIGIL_ITEM_PATH_NAME, 0, (void *)fn);
 }
 
+/* VIGIL_ITEM_PATH_BASE: a relative name resolved from a directory descriptor (not the
+ * cwd) gets that directory's path, so user space places the name as the kernel did. */
+static __always_inline void item_dirfd_base(struct rec_ctx *r, struct task_struct *task,
+					    __u8 dirfd, const __u64 *args, const void *name,
+					    __u8 index)
+{
+	struct file *f;
+	char first = 0;
+	long fd;
+
+	if (dirfd >= 6)
+		return;
+	fd = (long)(int)args[dirfd & 7];
+	if (fd == VIGIL_AT_FDCWD || bpf_probe_read_user(&first, 1, name) || first == '/' || !first)
+		return;
+	f = task_fd_file(task, fd);
+	if (f)
+		item_kpath(r, task, &f->f_path, VIGIL_ITEM_PATH_BASE, index);
+}
+
 /* The command line for PROCTITLE, as the kernel reads it (get_cmdline) when it logs a
  * syscall event: at most VIGIL_PROCTITLE_MAX bytes from mm->arg_start, user memory. */
 static __always_inline void capture_proctitle(struct rec_ctx *r, struct task_struct *task)
@@ -137,16 +157,23 @@ static __always_inline void capture_class(struct rec_ctx *r, struct task_struct 
 
 	switch (desc->class) {
 	case VIGIL_CLASS_OPEN:
-		if (a0 < 6)
+		if (a0 < 6) {
 			item_user_str(r, VIGIL_ITEM_PATH_NAME, 0, (void *)v0);
+			if (ret < 0)
+				item_dirfd_base(r, task, desc->dirfd0, args, (void *)v0, 0);
+		}
 		if (ret >= 0)
 			item_file(r, task, task_fd_file(task, ret), 0, VIGIL_PATH_F_FROM_FD);
 		break;
 	case VIGIL_CLASS_PATH:
-		if (a0 < 6)
+		if (a0 < 6) {
 			item_user_str(r, VIGIL_ITEM_PATH_NAME, 0, (void *)v0);
-		if (a1 < 6)
+			item_dirfd_base(r, task, desc->dirfd0, args, (void *)v0, 0);
+		}
+		if (a1 < 6) {
 			item_user_str(r, VIGIL_ITEM_PATH_NAME, 1, (void *)v1);
+			item_dirfd_base(r, task, desc->dirfd1, args, (void *)v1, 1);
+		}
 		break;
 	case VIGIL_CLASS_FD:
 		if (a0 < 6)
@@ -290,15 +317,28 @@ static __always_inline int on_sys_exit(long ret)
 	fill_ids(&sc->task, task);
 	sc->rulesets = conf->rulesets;
 	sc->undecided = 0;
+	key = arch * VIGIL_MAX_SYSCALL + nr;
+	desc = bpf_map_lookup_elem(&vigil_sysdesc, &key);
 	if (conf->flags & VIGIL_CONF_F_RULES) {
-		rx_judge(s, &sc->task, task, conf, ctl, gen, arch, nr, ret, sc->args);
-		sc->rulesets = s->rx.record;
-		sc->undecided = s->rx.undecided;
-		pc->counters[VIGIL_CNT_RULES_RUN] += s->rx.runs;
-		if (sc->undecided)
+		struct rx_state *st = &s->rx;
+
+		rx_judge(s, &sc->task, task, conf, ctl, gen_seq, arch, nr, ret, sc->args, desc);
+		sc->rulesets = st->record;
+		sc->undecided = st->undecided;
+		pc->counters[VIGIL_CNT_RULES_RUN] += st->runs;
+		if (st->task_walked)
+			vigil_count(pc, VIGIL_CNT_TASK_WALKS);
+		if (sc->undecided) {
 			vigil_count(pc, VIGIL_CNT_UNDECIDED);
+			if (st->obj_undecided)
+				vigil_count(pc, VIGIL_CNT_UNDECIDED_OBJECT);
+		}
 		if (!(sc->rulesets | sc->undecided) && !(conf->flags & VIGIL_CONF_F_EMIT_ALL)) {
-			vigil_count(pc, VIGIL_CNT_FILTERED);
+			__u64 all = conf->nrulesets >= 64 ? ~0ULL :
+							    ((1ULL << (conf->nrulesets & 63)) - 1);
+
+			vigil_count(pc, st->task_never == all ? VIGIL_CNT_TASK_EXCLUDED :
+								VIGIL_CNT_FILTERED);
 			return 0;
 		}
 	}
@@ -322,8 +362,6 @@ static __always_inline int on_sys_exit(long ret)
 	if (exe)
 		item_kpath(&r, task, &exe->f_path, VIGIL_ITEM_EXE, 0);
 
-	key = arch * VIGIL_MAX_SYSCALL + nr;
-	desc = bpf_map_lookup_elem(&vigil_sysdesc, &key);
 	if (desc && desc->class != VIGIL_CLASS_NONE)
 		capture_class(&r, task, desc, sc->args, ret, event_id, now);
 	/* A successful execve carries its new argv, which is the command line. */
@@ -333,6 +371,8 @@ static __always_inline int on_sys_exit(long ret)
 	sc->generation = gen_seq;
 	if (conf->flags & VIGIL_CONF_F_RULES)
 		item_rules(&r);
+	if (conf->flags & VIGIL_CONF_F_GROUPS)
+		item_groups(&r, task);
 	sc->nitems = r.nitems;
 	sc->flags = (compat ? VIGIL_SC_F_COMPAT : 0) | r.flags;
 	sc->hdr.len = r.off > VIGIL_REC_MAX ? VIGIL_REC_MAX : r.off;

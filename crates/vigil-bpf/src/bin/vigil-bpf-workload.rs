@@ -7,8 +7,9 @@
 //! The syscalls are made with `libc::syscall` where libc would use another one (glibc's
 //! `open` is `openat`).
 //!
-//! Scenarios: `files DIR`, `exec LONG_LEN` (never returns on success), `exec-fail`,
-//! `connect PORT`, `kill`, `loop N` (N getppid calls), `pace N BATCH PAUSE_US`.
+//! Scenarios: `files DIR`, `paths DIR` (see [`paths`]), `sockets`, `exec LONG_LEN` (never
+//! returns on success), `exec-fail`, `connect PORT`, `kill`, `loop N` (N getppid calls),
+//! `pace N BATCH PAUSE_US`.
 
 use std::ffi::{CString, OsStr};
 use std::io::{BufRead, Write};
@@ -43,6 +44,120 @@ fn stat_line(out: &mut impl Write, key: &str, path: &CString) {
         st.st_uid,
         st.st_gid
     );
+}
+
+/// Names the rule index must place (DIR exists and holds `sub/` and `linked`): a file
+/// created and then replaced after the rules were loaded (`later`), a hard link to
+/// `linked`, names relative to the cwd (one and several components) and to a directory
+/// descriptor, descriptor calls.
+fn paths(dir: &str, out: &mut impl Write) {
+    // SAFETY (whole body): raw syscalls with NUL-terminated paths.
+    unsafe {
+        let p = |n: &str| cstr(format!("{dir}/{n}"));
+        let wr = libc::O_CREAT | libc::O_WRONLY;
+        let open = |name: &CString, flags: i32| {
+            let fd = check(
+                "open",
+                libc::syscall(libc::SYS_open, name.as_ptr(), flags, 0o644),
+            );
+            libc::close(fd as i32);
+        };
+        check("chdir", i64::from(libc::chdir(cstr(dir).as_ptr())));
+        open(&p("later"), wr);
+        open(&cstr("later"), libc::O_WRONLY | libc::O_APPEND);
+        open(&p("tmp"), wr);
+        check(
+            "rename",
+            libc::syscall(libc::SYS_rename, p("tmp").as_ptr(), p("later").as_ptr()),
+        );
+        open(&p("later"), libc::O_WRONLY);
+        check(
+            "link",
+            libc::syscall(libc::SYS_link, p("linked").as_ptr(), p("sub/hard").as_ptr()),
+        );
+        let _ = writeln!(out, "hard");
+        open(&p("sub/hard"), libc::O_WRONLY);
+        let d = check(
+            "open",
+            libc::syscall(
+                libc::SYS_open,
+                p("sub").as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY,
+            ),
+        ) as i32;
+        let f = cstr("f");
+        let fd = check("openat", i64::from(libc::openat(d, f.as_ptr(), wr, 0o644)));
+        check("fchmod", i64::from(libc::fchmod(fd as i32, 0o600)));
+        libc::close(fd as i32);
+        check(
+            "fchmodat",
+            i64::from(libc::fchmodat(d, f.as_ptr(), 0o640, 0)),
+        );
+        check("unlinkat", i64::from(libc::unlinkat(d, f.as_ptr(), 0)));
+        libc::close(d);
+        open(&cstr("sub/g"), wr);
+        check(
+            "chmod",
+            libc::syscall(libc::SYS_chmod, cstr("sub/g").as_ptr(), 0o600),
+        );
+        check(
+            "unlink",
+            libc::syscall(libc::SYS_unlink, cstr("sub/g").as_ptr()),
+        );
+        check(
+            "mkdir",
+            libc::syscall(libc::SYS_mkdir, cstr("sub/d").as_ptr(), 0o755),
+        );
+        check("rmdir", libc::syscall(libc::SYS_rmdir, p("sub/d").as_ptr()));
+        check(
+            "unlink",
+            libc::syscall(libc::SYS_unlink, p("sub/hard").as_ptr()),
+        );
+        open(&cstr("/etc/hostname"), libc::O_RDONLY);
+        check(
+            "unlink",
+            libc::syscall(libc::SYS_unlink, cstr("later").as_ptr()),
+        );
+        let _ = writeln!(out, "paths done");
+    }
+}
+
+/// Socket addresses of two families (`saddr_fam=`): unix (connect, sendto), inet (connect).
+fn sockets(out: &mut impl Write) {
+    // SAFETY (whole body): raw socket calls with valid buffers and lengths.
+    unsafe {
+        let u = check(
+            "socket",
+            i64::from(libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0)),
+        ) as i32;
+        let mut sun: libc::sockaddr_un = std::mem::zeroed();
+        sun.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (d, s) in sun.sun_path.iter_mut().zip(b"/nonexistent/vigil.sock") {
+            *d = *s as libc::c_char;
+        }
+        let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+        let sa = (&raw const sun).cast::<libc::sockaddr>();
+        let rc = libc::connect(u, sa, len);
+        let _ = writeln!(out, "connect-unix rc={rc}");
+        let rc = libc::sendto(u, b"x".as_ptr().cast(), 1, 0, sa, len);
+        let _ = writeln!(out, "sendto-unix rc={rc}");
+        libc::close(u);
+        let i = check(
+            "socket",
+            i64::from(libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0)),
+        ) as i32;
+        let mut sin: libc::sockaddr_in = std::mem::zeroed();
+        sin.sin_family = libc::AF_INET as libc::sa_family_t;
+        sin.sin_port = 9u16.to_be();
+        sin.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+        let rc = libc::connect(
+            i,
+            (&raw const sin).cast::<libc::sockaddr>(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        let _ = writeln!(out, "connect-inet rc={rc}");
+        libc::close(i);
+    }
 }
 
 #[allow(clippy::too_many_lines)]
@@ -103,6 +218,8 @@ fn main() {
                 let rc = libc::syscall(libc::SYS_open, missing.as_ptr(), libc::O_RDONLY);
                 let _ = writeln!(out, "open-missing rc={rc}");
             }
+            "paths" => paths(&args[2], &mut out),
+            "sockets" => sockets(&mut out),
             "exec" => {
                 let long_len: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
                 let prog = cstr("/bin/true");

@@ -63,6 +63,7 @@ fn openat(pers: bool) -> UringEvent {
                     }),
                     full: None,
                     object: None,
+                    base: None,
                 }],
                 ..Items::default()
             },
