@@ -312,6 +312,8 @@ pub enum Counter {
     UndecidedObject = 18,
     /// Supplementary groups beyond VIGIL_GROUPS_MAX (gid=/egid= left undecided).
     GroupsTrunc = 19,
+    /// Signal targets recorded at signal_generate for OBJ_PID.
+    KillTargets = 20,
 }
 
 impl Counter {
@@ -337,6 +339,7 @@ impl Counter {
         Counter::TaskWalks,
         Counter::UndecidedObject,
         Counter::GroupsTrunc,
+        Counter::KillTargets,
     ];
 
     /// The C name of the value.
@@ -362,6 +365,7 @@ impl Counter {
             Counter::TaskWalks => "VIGIL_CNT_TASK_WALKS",
             Counter::UndecidedObject => "VIGIL_CNT_UNDECIDED_OBJECT",
             Counter::GroupsTrunc => "VIGIL_CNT_GROUPS_TRUNC",
+            Counter::KillTargets => "VIGIL_CNT_KILL_TARGETS",
         }
     }
 }
@@ -391,6 +395,7 @@ impl TryFrom<u32> for Counter {
             17 => Ok(Counter::TaskWalks),
             18 => Ok(Counter::UndecidedObject),
             19 => Ok(Counter::GroupsTrunc),
+            20 => Ok(Counter::KillTargets),
             _ => Err(UnknownValue {
                 what: "vigil_counter",
                 value: u64::from(v),
@@ -521,6 +526,10 @@ pub const VIGIL_RULE_F_KEY: u32 = 0x80000000;
 
 /// vigil_sysdesc: no argument
 pub const VIGIL_ARG_NONE: u32 = 255;
+
+/// vigil_sysdesc.flags: the signal target argument (arg0) is a thread id (tkill, tgkill,
+/// rt_tgsigqueueinfo), not a process id.
+pub const VIGIL_SYSD_F_BY_TID: u32 = 1;
 
 /// vigil_sysdesc.perm: AUDIT_PERM_* classes of the syscall (exec 1, write 2, read 4,
 /// attr 8) and how perm= reads the arguments instead (audit_classify_syscall).
@@ -4214,6 +4223,7 @@ pub static ENUM_LAYOUTS: &[EnumLayout] = &[
             ("VIGIL_CNT_TASK_WALKS", 17),
             ("VIGIL_CNT_UNDECIDED_OBJECT", 18),
             ("VIGIL_CNT_GROUPS_TRUNC", 19),
+            ("VIGIL_CNT_KILL_TARGETS", 20),
         ],
     },
     EnumLayout {

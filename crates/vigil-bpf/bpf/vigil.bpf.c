@@ -7,6 +7,7 @@
 const volatile __u32 vigil_abi_version = VIGIL_ABI_VERSION;
 
 #include "progs/syscall.c"
+#include "progs/signal.c"
 #include "progs/probe.c"
 #include "progs/bench.c"
 #include "progs/uring.c"

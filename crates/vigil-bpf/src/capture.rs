@@ -3,7 +3,7 @@
 
 use vigil_abi::{
     SysClass, Sysdesc, VIGIL_ARG_NONE, VIGIL_PERMK_OPEN, VIGIL_PERMK_OPENAT, VIGIL_PERMK_OPENAT2,
-    VIGIL_PERMK_SOCKETCALL,
+    VIGIL_PERMK_SOCKETCALL, VIGIL_SYSD_F_BY_TID,
 };
 
 const N: u8 = VIGIL_ARG_NONE as u8;
@@ -151,11 +151,12 @@ pub fn desc_of(arch: u32, nr: u32, name: &str) -> Option<Sysdesc> {
         .iter()
         .find(|(n, ..)| *n == name)
         .map_or((SysClass::None, N, N), |&(_, c, a, b)| (c, a, b));
+    let by_tid = matches!(name, "tkill" | "tgkill" | "rt_tgsigqueueinfo");
     (class != SysClass::None || perm != 0).then_some(Sysdesc {
         class: class as u8,
         arg0,
         arg1,
-        flags: 0,
+        flags: if by_tid { VIGIL_SYSD_F_BY_TID as u8 } else { 0 },
         dirfd0,
         dirfd1,
         perm,

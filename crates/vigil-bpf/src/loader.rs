@@ -29,6 +29,9 @@ use crate::object;
 use crate::reader::EventReader;
 use crate::rules::{RuleCaps, RxMaps};
 
+/// The signal target program (progs/signal.c).
+const SIGNAL_PROG: &str = "vigil_signal_generate";
+
 /// Which flavour of the `sys_exit` program to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Hook {
@@ -136,6 +139,10 @@ pub struct Loader {
     ring: Option<RingBuf<MapData>>,
     hook: Hook,
     link: Option<LinkHandle>,
+    /// `tp_btf/signal_generate` (`OBJ_PID` identities) loaded, attached with the syscall
+    /// hook; false when the kernel refused it (user space reads /proc instead).
+    sig_prog: bool,
+    sig_link: Option<aya::programs::tp_btf::BtfTracePointLinkId>,
     /// Live generation (`vigil_ctl.generation`): counts swaps; its low bit is the live half.
     gen: u32,
     live_syscalls: usize,
@@ -248,6 +255,12 @@ impl Loader {
                     .map_err(prog_err("vigil_sys_exit_btf"))?;
             }
         }
+        let sig_prog = match btf.as_ref() {
+            Some(btf) => Self::load_signal(&mut ebpf, btf)
+                .map_err(|e| log::warn!("signal targets from /proc only: {e}"))
+                .is_ok(),
+            None => false,
+        };
         let features = features::detect(btf.is_some(), lsm);
         let mut loader = Loader {
             ebpf,
@@ -256,6 +269,8 @@ impl Loader {
             ring,
             hook: opts.hook,
             link: None,
+            sig_prog,
+            sig_link: None,
             gen: 0,
             live_syscalls: 0,
             emit_all: false,
@@ -267,6 +282,16 @@ impl Loader {
             loader.exclude_tgid(std::process::id())?;
         }
         Ok(loader)
+    }
+
+    fn load_signal(ebpf: &mut Ebpf, btf: &Btf) -> Result<()> {
+        let p: &mut BtfTracePoint = ebpf
+            .program_mut(SIGNAL_PROG)
+            .ok_or(Error::Object(format!("no program {SIGNAL_PROG}")))?
+            .try_into()
+            .map_err(prog_err(SIGNAL_PROG))?;
+        p.load("signal_generate", btf)
+            .map_err(prog_err(SIGNAL_PROG))
     }
 
     /// Whether the kernel loads BPF LSM programs: `Ok` or the refusal.
@@ -430,10 +455,19 @@ impl Loader {
         }
     }
 
-    /// Attaches the `sys_exit` program (idempotent).
+    /// Attaches the `sys_exit` program (idempotent), and `signal_generate` with it.
     pub fn attach(&mut self) -> Result<()> {
         if self.link.is_some() {
             return Ok(());
+        }
+        if self.sig_prog && self.sig_link.is_none() {
+            let p: &mut BtfTracePoint = self
+                .ebpf
+                .program_mut(SIGNAL_PROG)
+                .ok_or(Error::Object(format!("no program {SIGNAL_PROG}")))?
+                .try_into()
+                .map_err(prog_err(SIGNAL_PROG))?;
+            self.sig_link = Some(p.attach().map_err(prog_err(SIGNAL_PROG))?);
         }
         let name = self.hook.program();
         let prog = self
@@ -456,6 +490,12 @@ impl Loader {
 
     /// Detaches every hook: syscalls take the kernel's fast path again.
     pub fn detach(&mut self) -> Result<()> {
+        if let Some(id) = self.sig_link.take() {
+            if let Some(p) = self.ebpf.program_mut(SIGNAL_PROG) {
+                let p: &mut BtfTracePoint = p.try_into().map_err(prog_err(SIGNAL_PROG))?;
+                p.detach(id).map_err(prog_err(SIGNAL_PROG))?;
+            }
+        }
         let Some(link) = self.link.take() else {
             return Ok(());
         };

@@ -160,6 +160,8 @@ enum vigil_counter {
 	VIGIL_CNT_UNDECIDED_OBJECT = 18,
 	/* Supplementary groups beyond VIGIL_GROUPS_MAX (gid=/egid= left undecided). */
 	VIGIL_CNT_GROUPS_TRUNC = 19,
+	/* Signal targets recorded at signal_generate for OBJ_PID. */
+	VIGIL_CNT_KILL_TARGETS = 20,
 };
 
 /* vigil_item_hdr.flags */
@@ -249,6 +251,9 @@ enum vigil_counter {
 
 /* vigil_sysdesc: no argument */
 #define VIGIL_ARG_NONE 255
+/* vigil_sysdesc.flags: the signal target argument (arg0) is a thread id (tkill, tgkill,
+ * rt_tgsigqueueinfo), not a process id. */
+#define VIGIL_SYSD_F_BY_TID 1
 /* vigil_sysdesc.perm: AUDIT_PERM_* classes of the syscall (exec 1, write 2, read 4,
  * attr 8) and how perm= reads the arguments instead (audit_classify_syscall). */
 #define VIGIL_PERMK_OPEN 16

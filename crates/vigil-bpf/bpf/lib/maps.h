@@ -10,6 +10,14 @@
  * run with preemption disabled, so one CPU's area has one user at a time. */
 #define VIGIL_PATHBUF_SLACK 512
 
+/* Per sending task: the first target of the signal its kill-family syscall generated
+ * (progs/signal.c), taken by the syscall's exit for OBJ_PID. */
+struct sig_target {
+	__u32 valid;
+	__u32 sig;
+	struct vigil_obj_pid obj;
+};
+
 /* Objects of one event as the rule index sees them (lib/rules_obj.h). */
 #define RX_MAX_OBJS 2
 #define RX_MAX_ANC 32
@@ -151,6 +159,8 @@ struct rx_state {
 
 struct vigil_scratch {
 	struct rx_state rx;
+	/* This syscall's signal target, taken from vigil_sig_target. */
+	struct sig_target sig;
 	/* A name read for judging, and a kernel name being hashed. */
 	__u8 name[VIGIL_STR_MAX + 64];
 	__u8 rec[VIGIL_REC_MAX + VIGIL_STR_MAX + 256];
@@ -298,6 +308,13 @@ struct {
 	__type(key, int);
 	__type(value, struct rx_task_cache);
 } vigil_task_rx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sig_target);
+} vigil_sig_target SEC(".maps");
 
 /* The index buckets (both generations; the key carries the generation). */
 struct {

@@ -146,6 +146,17 @@ static __always_inline void capture_proctitle(struct rec_ctx *r, struct task_str
 	item_end(r, h, VIGIL_ITEM_PROCTITLE, 0, flags, len);
 }
 
+/* The signal target progs/signal.c kept for this syscall, taken (once) into the scratch. */
+static __always_inline void take_sig_target(struct vigil_scratch *s, struct task_struct *task)
+{
+	struct sig_target *st = bpf_task_storage_get(&vigil_sig_target, task, 0, 0);
+
+	if (!st || !st->valid)
+		return;
+	s->sig = *st;
+	st->valid = 0;
+}
+
 static __always_inline void capture_class(struct rec_ctx *r, struct task_struct *task,
 					  const struct vigil_sysdesc *desc, __u64 *args, long ret,
 					  __u64 event_id, __u64 now)
@@ -214,9 +225,14 @@ static __always_inline void capture_class(struct rec_ctx *r, struct task_struct 
 		if (!h)
 			break;
 		o = (void *)(h + 1);
-		__builtin_memset(o, 0, sizeof(*o));
-		o->pid = a0 < 6 ? (__s32)v0 : 0;
-		o->sig = a1 < 6 ? (__u32)v1 : 0;
+		if (r->s->sig.valid && r->s->sig.sig == (a1 < 6 ? (__u32)v1 : 0)) {
+			/* The target's identity, as signal_generate saw it. */
+			*o = r->s->sig.obj;
+		} else {
+			__builtin_memset(o, 0, sizeof(*o));
+			o->pid = a0 < 6 ? (__s32)v0 : 0;
+			o->sig = a1 < 6 ? (__u32)v1 : 0;
+		}
 		item_end(r, h, VIGIL_ITEM_OBJ_PID, 0, 0, sizeof(*o));
 		break;
 	}
@@ -275,6 +291,17 @@ static __always_inline int on_sys_exit(long ret)
 	if (!pc)
 		return 0;
 	vigil_count(pc, VIGIL_CNT_CANDIDATES);
+	cpu = bpf_get_smp_processor_id();
+	s = bpf_map_lookup_elem(&vigil_scratch, &cpu);
+	if (!s) {
+		vigil_count(pc, VIGIL_CNT_NO_SCRATCH);
+		return 0;
+	}
+	key = arch * VIGIL_MAX_SYSCALL + nr;
+	desc = bpf_map_lookup_elem(&vigil_sysdesc, &key);
+	s->sig.valid = 0;
+	if (desc && desc->class == VIGIL_CLASS_KILL)
+		take_sig_target(s, task);
 	pid_tgid = bpf_get_current_pid_tgid();
 	tgid = pid_tgid >> 32;
 	if (bpf_map_lookup_elem(&vigil_excl, &tgid)) {
@@ -292,12 +319,6 @@ static __always_inline int on_sys_exit(long ret)
 		return 0;
 	}
 
-	cpu = bpf_get_smp_processor_id();
-	s = bpf_map_lookup_elem(&vigil_scratch, &cpu);
-	if (!s) {
-		vigil_count(pc, VIGIL_CNT_NO_SCRATCH);
-		return 0;
-	}
 	sc = (void *)s->rec;
 	if (compat) {
 		sc->args[0] = (__u32)regs->bx;
@@ -317,8 +338,6 @@ static __always_inline int on_sys_exit(long ret)
 	fill_ids(&sc->task, task);
 	sc->rulesets = conf->rulesets;
 	sc->undecided = 0;
-	key = arch * VIGIL_MAX_SYSCALL + nr;
-	desc = bpf_map_lookup_elem(&vigil_sysdesc, &key);
 	if (conf->flags & VIGIL_CONF_F_RULES) {
 		struct rx_state *st = &s->rx;
 

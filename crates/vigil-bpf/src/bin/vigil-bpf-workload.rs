@@ -8,7 +8,8 @@
 //! `open` is `openat`).
 //!
 //! Scenarios: `files DIR`, `paths DIR` (see [`paths`]), `sockets`, `exec LONG_LEN` (never
-//! returns on success), `exec-fail`, `connect PORT`, `kill`, `loop N` (N getppid calls),
+//! returns on success), `exec-fail`, `connect PORT`, `kill`, `kill-child` (SIGTERM to a
+//! forked child named `vigil-target`, reaped at once), `loop N` (N getppid calls),
 //! `pace N BATCH PAUSE_US`.
 
 use std::ffi::{CString, OsStr};
@@ -274,6 +275,23 @@ fn main() {
                 );
                 let _ = writeln!(out, "connect rc={rc}");
                 libc::close(s);
+            }
+            "kill-child" => {
+                // A target that is gone by the time user space reads the event.
+                let child = libc::fork();
+                if child == 0 {
+                    libc::prctl(libc::PR_SET_NAME, c"vigil-target".as_ptr());
+                    loop {
+                        libc::pause();
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                let rc = libc::kill(child, libc::SIGTERM);
+                let mut status = 0;
+                libc::waitpid(child, &raw mut status, 0);
+                let tid = libc::gettid();
+                let rc2 = libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, 0);
+                let _ = writeln!(out, "kill-child pid={child} rc={rc} tgkill0={rc2}");
             }
             "kill" => {
                 let me = libc::getpid();
