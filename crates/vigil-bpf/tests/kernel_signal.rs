@@ -1,7 +1,7 @@
 //! Privileged: `OBJ_PID` identities from the `signal_generate` tracepoint: the target's tgid,
 //! uid, login uid, session and comm as the kernel saw it when the signal was generated, so a
 //! target that is gone when user space reads the event is still described. Signal 0
-//! generates nothing: its OBJ_PID stays unfilled (user space reads /proc).
+//! generates nothing: its `OBJ_PID` stays unfilled (user space reads /proc).
 
 mod common;
 
