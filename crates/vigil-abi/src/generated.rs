@@ -3,7 +3,7 @@
 use crate::{rd, EnumLayout, FieldLayout, StructLayout, UnknownValue};
 
 /// Bumped on every incompatible change; the loader refuses an object with another value.
-pub const VIGIL_ABI_VERSION: u32 = 4;
+pub const VIGIL_ABI_VERSION: u32 = 5;
 
 /// Architectures: index into per-arch maps.
 pub const VIGIL_ARCH_IDX_X86_64: u32 = 0;
@@ -471,6 +471,9 @@ pub const VIGIL_CONF_F_OBJ_UNDECIDED: u32 = 256;
 /// Rules test gid=/egid=: events carry the supplementary groups (VIGIL_ITEM_GROUPS).
 pub const VIGIL_CONF_F_GROUPS: u32 = 512;
 
+/// Some watched path ends with '/' (VIGIL_RXP_F_SLASH).
+pub const VIGIL_CONF_F_SLASH_WATCH: u32 = 1024;
+
 /// Compiled rule index (vigil-rules' layout, docs/design/rule-index.md).
 pub const VIGIL_RX_NONE: u32 = 0xffffffff;
 
@@ -531,6 +534,21 @@ pub const VIGIL_ARG_NONE: u32 = 255;
 /// rt_tgsigqueueinfo), not a process id.
 pub const VIGIL_SYSD_F_BY_TID: u32 = 1;
 
+/// vigil_sysdesc.shape (convert::layout::Shape): when the call found no child (ENOENT,
+/// ENOTDIR, EEXIST; creat: any failure) its objects are the names' directories.
+pub const VIGIL_SHAPE_WHOLE: u32 = 0;
+
+pub const VIGIL_SHAPE_PARENT: u32 = 1;
+
+pub const VIGIL_SHAPE_CREAT: u32 = 2;
+
+pub const VIGIL_SHAPE_RENAME: u32 = 3;
+
+pub const VIGIL_SHAPE_LINK: u32 = 4;
+
+/// The first name (the link's content) is not looked up: no object.
+pub const VIGIL_SHAPE_SYMLINK: u32 = 5;
+
 /// vigil_sysdesc.perm: AUDIT_PERM_* classes of the syscall (exec 1, write 2, read 4,
 /// attr 8) and how perm= reads the arguments instead (audit_classify_syscall).
 pub const VIGIL_PERMK_OPEN: u32 = 16;
@@ -545,6 +563,9 @@ pub const VIGIL_PERMK_SOCKETCALL: u32 = 128;
 pub const VIGIL_RXP_F_OBJ: u32 = 1;
 
 pub const VIGIL_RXP_F_PARENT: u32 = 2;
+
+/// The operand ends with '/' (only a directory object named with one can equal it).
+pub const VIGIL_RXP_F_SLASH: u32 = 4;
 
 /// vigil_rx_sysinfo.flags
 /// Some inode-phase rule can match the syscall.
@@ -1612,7 +1633,8 @@ pub struct Sysdesc {
     pub dirfd1: u8,
     /// AUDIT_PERM_* classes | VIGIL_PERMK_*
     pub perm: u8,
-    pub pad0: u8,
+    /// VIGIL_SHAPE_*: which names the kernel looks up whole and which from their parent.
+    pub shape: u8,
 }
 
 impl Sysdesc {
@@ -1630,7 +1652,7 @@ impl Sysdesc {
             dirfd0: rd::u8(b, 4),
             dirfd1: rd::u8(b, 5),
             perm: rd::u8(b, 6),
-            pad0: rd::u8(b, 7),
+            shape: rd::u8(b, 7),
         })
     }
 
@@ -1643,7 +1665,7 @@ impl Sysdesc {
         out.extend_from_slice(&self.dirfd0.to_ne_bytes());
         out.extend_from_slice(&self.dirfd1.to_ne_bytes());
         out.extend_from_slice(&self.perm.to_ne_bytes());
-        out.extend_from_slice(&self.pad0.to_ne_bytes());
+        out.extend_from_slice(&self.shape.to_ne_bytes());
     }
 }
 
@@ -1657,7 +1679,7 @@ const _: () = {
     assert!(core::mem::offset_of!(Sysdesc, dirfd0) == 4);
     assert!(core::mem::offset_of!(Sysdesc, dirfd1) == 5);
     assert!(core::mem::offset_of!(Sysdesc, perm) == 6);
-    assert!(core::mem::offset_of!(Sysdesc, pad0) == 7);
+    assert!(core::mem::offset_of!(Sysdesc, shape) == 7);
 };
 
 /// vigil_percpu\[0\], per CPU: event sequence and counters.
@@ -3594,8 +3616,8 @@ pub static STRUCT_LAYOUTS: &[StructLayout] = &[
                 size: core::mem::size_of::<u8>(),
             },
             FieldLayout {
-                name: "pad0",
-                offset: core::mem::offset_of!(Sysdesc, pad0),
+                name: "shape",
+                offset: core::mem::offset_of!(Sysdesc, shape),
                 size: core::mem::size_of::<u8>(),
             },
         ],

@@ -3,8 +3,11 @@
 
 use vigil_abi::{
     SysClass, Sysdesc, VIGIL_ARG_NONE, VIGIL_PERMK_OPEN, VIGIL_PERMK_OPENAT, VIGIL_PERMK_OPENAT2,
-    VIGIL_PERMK_SOCKETCALL, VIGIL_SYSD_F_BY_TID,
+    VIGIL_PERMK_SOCKETCALL, VIGIL_SHAPE_CREAT, VIGIL_SHAPE_LINK, VIGIL_SHAPE_PARENT,
+    VIGIL_SHAPE_RENAME, VIGIL_SHAPE_SYMLINK, VIGIL_SHAPE_WHOLE, VIGIL_SYSD_F_BY_TID,
 };
+
+use crate::convert::layout::Shape;
 
 const N: u8 = VIGIL_ARG_NONE as u8;
 
@@ -152,6 +155,14 @@ pub fn desc_of(arch: u32, nr: u32, name: &str) -> Option<Sysdesc> {
         .find(|(n, ..)| *n == name)
         .map_or((SysClass::None, N, N), |&(_, c, a, b)| (c, a, b));
     let by_tid = matches!(name, "tkill" | "tgkill" | "rt_tgsigqueueinfo");
+    let shape = match crate::convert::layout::shape(name) {
+        Shape::Whole => VIGIL_SHAPE_WHOLE,
+        Shape::Parent => VIGIL_SHAPE_PARENT,
+        Shape::Creat => VIGIL_SHAPE_CREAT,
+        Shape::Rename => VIGIL_SHAPE_RENAME,
+        Shape::Link => VIGIL_SHAPE_LINK,
+        Shape::Symlink => VIGIL_SHAPE_SYMLINK,
+    } as u8;
     (class != SysClass::None || perm != 0).then_some(Sysdesc {
         class: class as u8,
         arg0,
@@ -160,7 +171,7 @@ pub fn desc_of(arch: u32, nr: u32, name: &str) -> Option<Sysdesc> {
         dirfd0,
         dirfd1,
         perm,
-        pad0: 0,
+        shape,
     })
 }
 

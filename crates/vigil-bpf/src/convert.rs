@@ -8,7 +8,7 @@ use vigil_format::{Bytes, RawEvent, RawKind, RawPath, RawTask};
 
 use crate::decode::{Captured, SyscallEvent};
 
-mod layout;
+pub(crate) mod layout;
 pub use layout::{parent_len, parent_name};
 
 /// Converts the BPF clock (`bpf_ktime_get_tai_ns`) to wall-clock time.

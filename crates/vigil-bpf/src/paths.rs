@@ -32,8 +32,10 @@ pub struct PathInfo {
     pub parent: Option<FileId>,
     /// FNV-1a 64 of the last component.
     pub base_hash: u64,
-    /// FNV-1a 64 of the whole path (trailing slashes trimmed).
+    /// FNV-1a 64 of the path as the rule gives it.
     pub full_hash: u64,
+    /// It ends with `/`.
+    pub slash: bool,
 }
 
 /// The kernel's `dev_t` of a `stat` device number.
@@ -70,7 +72,8 @@ pub fn resolve(path: &[u8]) -> PathInfo {
         obj: file_id(p),
         parent,
         base_hash: fnv1a(base_name(t)),
-        full_hash: fnv1a(t),
+        full_hash: fnv1a(path),
+        slash: path.len() > 1 && path.ends_with(b"/"),
     }
 }
 

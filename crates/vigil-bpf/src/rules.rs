@@ -17,8 +17,8 @@ use vigil_abi::{
     Genconf, RxInsn, RxKey, RxList, RxPath, RxPathkey, RxRule, RxSysinfo, Sysmask,
     VIGIL_ARCH_IDX_I386, VIGIL_ARCH_IDX_X86_64, VIGIL_AUDIT_ARCH_I386, VIGIL_AUDIT_ARCH_X86_64,
     VIGIL_CONF_F_GROUPS, VIGIL_CONF_F_NAMES, VIGIL_CONF_F_OBJ_UNDECIDED, VIGIL_CONF_F_RULES,
-    VIGIL_CONF_F_SOME_UNDECIDED, VIGIL_CONF_F_TASK, VIGIL_MAX_RULESETS, VIGIL_MAX_SYSCALL,
-    VIGIL_NR_ARCH, VIGIL_RXP_F_OBJ, VIGIL_RXP_F_PARENT,
+    VIGIL_CONF_F_SLASH_WATCH, VIGIL_CONF_F_SOME_UNDECIDED, VIGIL_CONF_F_TASK, VIGIL_MAX_RULESETS,
+    VIGIL_MAX_SYSCALL, VIGIL_NR_ARCH, VIGIL_RXP_F_OBJ, VIGIL_RXP_F_PARENT, VIGIL_RXP_F_SLASH,
 };
 use vigil_rules::compile::classes::perm_syscalls;
 use vigil_rules::compile::layout::{
@@ -209,6 +209,14 @@ pub(crate) fn slot_for(slots: &[ArchSlot], arch: u32) -> Option<&ArchSlot> {
         .or_else(|| slots.last())
 }
 
+fn flag(on: bool, f: u32) -> u32 {
+    if on {
+        f
+    } else {
+        0
+    }
+}
+
 fn remove_all<K: aya::Pod, V: aya::Pod>(
     map: &mut HashMap<MapData, K, V>,
     keys: Vec<K>,
@@ -284,6 +292,7 @@ impl RxMaps {
 
     /// Writes `set` into generation half `gen` (not live); returns its genconf and per-arch
     /// bitmaps (the O(1) reject).
+    #[allow(clippy::too_many_lines)]
     pub fn write(&mut self, gen: u32, set: &CompiledSet) -> Result<(Genconf, [Sysmask; 2])> {
         let c = self.caps;
         let placed = place::place(set);
@@ -412,15 +421,9 @@ impl RxMaps {
                 full_hash: info.full_hash,
                 obj_dev: obj.dev,
                 parent_dev: parent.dev,
-                flags: if info.obj.is_some() {
-                    VIGIL_RXP_F_OBJ
-                } else {
-                    0
-                } | if info.parent.is_some() {
-                    VIGIL_RXP_F_PARENT
-                } else {
-                    0
-                },
+                flags: flag(info.obj.is_some(), VIGIL_RXP_F_OBJ)
+                    | flag(info.parent.is_some(), VIGIL_RXP_F_PARENT)
+                    | flag(info.slash, VIGIL_RXP_F_SLASH),
                 pad0: 0,
             };
             let kb = enc(|o| key.write(o));
@@ -448,7 +451,6 @@ impl RxMaps {
                 b.bits = [u64::MAX; vigil_abi::VIGIL_SYSMASK_WORDS as usize];
             }
         }
-        let flag = |on: bool, f: u32| if on { f } else { 0 };
         let conf = Genconf {
             flags: VIGIL_CONF_F_RULES
                 | flag(some.is_some(), VIGIL_CONF_F_SOME_UNDECIDED)
@@ -458,7 +460,8 @@ impl RxMaps {
                     set.table(TableKind::Fs).rules != 0,
                     VIGIL_CONF_F_OBJ_UNDECIDED,
                 )
-                | flag(placed.groups, VIGIL_CONF_F_GROUPS),
+                | flag(placed.groups, VIGIL_CONF_F_GROUPS)
+                | flag(placed.slash_watch, VIGIL_CONF_F_SLASH_WATCH),
             nrulesets: set.rulesets.len() as u32,
             index_any: placed.index_any,
             index_sel: placed.index_sel,

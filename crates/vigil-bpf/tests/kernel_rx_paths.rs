@@ -90,6 +90,23 @@ fn watches_dirs_and_exe_by_inode() {
         );
     }
     assert!(r.undecided().len() <= 4, "{:?}", r.undecided());
+    // Calls that found no child judge the names' directories (DIR/sub/ is in the tree).
+    for call in ["unlink", "rename"] {
+        let e = r
+            .judged()
+            .find(|e| name(e) == call && e.ret == -i64::from(libc::ENOENT))
+            .unwrap_or_else(|| panic!("failed {call} sent"));
+        assert_eq!(e.undecided, 0, "{call}: {e:?}");
+        assert_eq!(r.keys(e, 0), Some(vec!["subdir".to_string()]), "{call}");
+    }
+    let mkdir = r
+        .pairs
+        .iter()
+        .find(|(e, _)| name(e) == "mkdir" && e.ret == -i64::from(libc::EEXIST))
+        .expect("mkdir EEXIST");
+    assert!(mkdir.1.is_none(), "DIR itself is in no tree: {mkdir:?}");
+    let sl = r.judged().find(|e| name(e) == "symlink").expect("symlink");
+    assert_eq!(r.keys(sl, 0), Some(vec!["subdir".to_string()]));
     // Read-only opens skip the inode phase (perm prefilter): /etc/hostname is not sent.
     assert!(!r.judged().any(|e| touches(e, "/etc/hostname")));
 }

@@ -18,7 +18,7 @@
 #define VIGIL_ABI_H
 
 /* Bumped on every incompatible change; the loader refuses an object with another value. */
-#define VIGIL_ABI_VERSION 4
+#define VIGIL_ABI_VERSION 5
 
 /* Architectures: index into per-arch maps. */
 #define VIGIL_ARCH_IDX_X86_64 0
@@ -212,6 +212,8 @@ enum vigil_counter {
 #define VIGIL_CONF_F_OBJ_UNDECIDED 256
 /* Rules test gid=/egid=: events carry the supplementary groups (VIGIL_ITEM_GROUPS). */
 #define VIGIL_CONF_F_GROUPS 512
+/* Some watched path ends with `/` (VIGIL_RXP_F_SLASH). */
+#define VIGIL_CONF_F_SLASH_WATCH 1024
 
 /* Compiled rule index (vigil-rules' layout, docs/design/rule-index.md). */
 #define VIGIL_RX_NONE 0xffffffff
@@ -254,6 +256,15 @@ enum vigil_counter {
 /* vigil_sysdesc.flags: the signal target argument (arg0) is a thread id (tkill, tgkill,
  * rt_tgsigqueueinfo), not a process id. */
 #define VIGIL_SYSD_F_BY_TID 1
+/* vigil_sysdesc.shape (convert::layout::Shape): when the call found no child (ENOENT,
+ * ENOTDIR, EEXIST; creat: any failure) its objects are the names' directories. */
+#define VIGIL_SHAPE_WHOLE 0
+#define VIGIL_SHAPE_PARENT 1
+#define VIGIL_SHAPE_CREAT 2
+#define VIGIL_SHAPE_RENAME 3
+#define VIGIL_SHAPE_LINK 4
+/* The first name (the link's content) is not looked up: no object. */
+#define VIGIL_SHAPE_SYMLINK 5
 /* vigil_sysdesc.perm: AUDIT_PERM_* classes of the syscall (exec 1, write 2, read 4,
  * attr 8) and how perm= reads the arguments instead (audit_classify_syscall). */
 #define VIGIL_PERMK_OPEN 16
@@ -264,6 +275,8 @@ enum vigil_counter {
 /* vigil_rx_path.flags */
 #define VIGIL_RXP_F_OBJ 1
 #define VIGIL_RXP_F_PARENT 2
+/* The operand ends with `/` (only a directory object named with one can equal it). */
+#define VIGIL_RXP_F_SLASH 4
 
 /* vigil_rx_sysinfo.flags */
 /* Some inode-phase rule can match the syscall. */
@@ -533,7 +546,8 @@ struct vigil_sysdesc {
 	__u8 dirfd1;
 	/* AUDIT_PERM_* classes | VIGIL_PERMK_* */
 	__u8 perm;
-	__u8 pad0;
+	/* VIGIL_SHAPE_*: which names the kernel looks up whole and which from their parent. */
+	__u8 shape;
 };
 
 /* vigil_percpu[0], per CPU: event sequence and counters. */

@@ -49,6 +49,8 @@ struct sig_target {
 #define RXO_F_ANC_TRUNC 64
 /* base_dev/base_ino and the base dentry are known. */
 #define RXO_F_BASE 128
+/* The call found no child: the object is the name's directory (a name ending in `/`). */
+#define RXO_F_PARENTOF 256
 
 struct rx_obj {
 	__u32 kind;

@@ -240,7 +240,10 @@ __noinline int vigil_rx_walk(struct vigil_scratch *s)
 
 static __always_inline void rx_walk(struct rx_ctx *c)
 {
-	vigil_rx_walk(c->s);
+	struct rx_state *st = &c->s->rx;
+
+	if (st->pending && st->total)
+		vigil_rx_walk(c->s);
 }
 
 /* The value of index field `f` for this event; 0 when BPF does not gather it. */

@@ -187,6 +187,9 @@ static __always_inline int obj_is(struct rx_obj *o, struct vigil_rx_path *p)
 		return RX_NO;
 	if (o->flags & RXO_F_ABS)
 		return o->full_hash == p->full_hash;
+	if (o->flags & RXO_F_PARENTOF)
+		/* A directory named with a trailing `/` we cannot spell here. */
+		return (p->flags & VIGIL_RXP_F_SLASH) ? RX_UNKNOWN : RX_NO;
 	if (o->flags & RXO_F_REL1)
 		return (o->flags & RXO_F_BASE) && (p->flags & VIGIL_RXP_F_PARENT) &&
 		       o->base_dev == p->parent_dev && o->base_ino == p->parent_ino &&
@@ -245,7 +248,8 @@ static __always_inline int obj_under(struct rx_state *st, struct rx_obj *o,
 		if (r != RX_NO)
 			return r;
 		/* The name itself is the directory. */
-		if ((o->flags & RXO_F_REL1) && (p->flags & VIGIL_RXP_F_PARENT) &&
+		if ((o->flags & RXO_F_REL1) && !(o->flags & RXO_F_PARENTOF) &&
+		    (p->flags & VIGIL_RXP_F_PARENT) &&
 		    o->base_dev == p->parent_dev && o->base_ino == p->parent_ino &&
 		    o->name_hash == p->base_hash)
 			return RX_YES;

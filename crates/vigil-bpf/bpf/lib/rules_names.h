@@ -24,6 +24,11 @@ static __always_inline int rx_names_sources(struct rx_state *st, struct rx_obj *
 			  vigil_parent_key(o->pdev, o->pino, o->name_hash));
 	} else if (o->flags & RXO_F_OPAQUE) {
 		return 0;
+	} else if ((o->flags & RXO_F_PARENTOF) && !(o->flags & RXO_F_ABS)) {
+		/* A relative name's directory: only a watch spelt with a trailing `/` could be
+		 * it, and its string is not known here. */
+		if (conf->flags & VIGIL_CONF_F_SLASH_WATCH)
+			return 0;
 	} else if (o->flags & RXO_F_ABS) {
 		if (any & (1ULL << IX_PATH))
 			rx_lookup(st, T, IX_PATH, VIGIL_RX_SEL_ANY, o->full_hash);

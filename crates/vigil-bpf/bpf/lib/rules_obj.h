@@ -303,7 +303,37 @@ static __always_inline void obj_exec(struct vigil_scratch *s, struct rx_state *s
 	o->rdev = BPF_CORE_READ(inode, i_rdev);
 }
 
-/* The event's objects, as the record's PATH items will show them (capture_class). */
+/* A name whose call found no child stands for its directory (convert::layout's
+ * kernel_objects): the path up to its last `/`, that slash kept. */
+static __always_inline void obj_parent_of(struct rx_obj *o)
+{
+	__u32 n = o->nprefix;
+
+	o->flags |= RXO_F_PARENTOF;
+	if (o->flags & (RXO_F_NOPATH | RXO_F_OPAQUE))
+		o->flags = (o->flags & ~RXO_F_NOPATH) | RXO_F_OPAQUE;
+	else if (o->flags & RXO_F_ABS) {
+		if ((o->flags & RXO_F_ANC_TRUNC) || n < 2 || n > RX_MAX_PREFIX) {
+			o->flags |= RXO_F_OPAQUE;
+			return;
+		}
+		/* "/x" -> "/"; "/a/b/c" -> "/a/b/". */
+		o->full_hash = n == 2 ? o->prefix[0] :
+					(o->prefix[(n - 2) & (RX_MAX_PREFIX - 1)] ^ '/') * FNV_PRIME;
+		o->nprefix = n - 1;
+	}
+}
+
+static __always_inline int no_child(__u8 shape, long ret)
+{
+	if (shape == VIGIL_SHAPE_CREAT)
+		return ret < 0;
+	if (shape == VIGIL_SHAPE_WHOLE)
+		return 0;
+	return ret == -2 /* ENOENT */ || ret == -20 /* ENOTDIR */ || ret == -17 /* EEXIST */;
+}
+
+/* The event's objects, as the rule evaluators see them (convert::to_event_input). */
 static __always_inline void rx_objects(struct vigil_scratch *s, struct task_struct *task)
 {
 	struct rx_state *st = &s->rx;
@@ -322,7 +352,7 @@ static __always_inline void rx_objects(struct vigil_scratch *s, struct task_stru
 			obj_name(s, st, task, (void *)st->args[a0 & 7], d->dirfd0, 0);
 		break;
 	case VIGIL_CLASS_PATH:
-		if (a0 < 6)
+		if (a0 < 6 && d->shape != VIGIL_SHAPE_SYMLINK)
 			obj_name(s, st, task, (void *)st->args[a0 & 7], d->dirfd0, 0);
 		if (a1 < 6)
 			obj_name(s, st, task, (void *)st->args[a1 & 7], d->dirfd1, 0);
@@ -337,6 +367,12 @@ static __always_inline void rx_objects(struct vigil_scratch *s, struct task_stru
 		else if (a0 < 6)
 			obj_name(s, st, task, (void *)st->args[a0 & 7], d->dirfd0, 0);
 		break;
+	}
+	if (no_child(d->shape, st->ret)) {
+		/* link: the old name is looked up whole. */
+		for (__u32 i = d->shape == VIGIL_SHAPE_LINK ? 1 : 0; i < RX_MAX_OBJS; i++)
+			if (i < st->nobj && st->objs[i].kind != RXO_FILE)
+				obj_parent_of(&st->objs[i]);
 	}
 }
 

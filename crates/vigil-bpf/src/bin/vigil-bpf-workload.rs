@@ -114,6 +114,24 @@ fn paths(dir: &str, out: &mut impl Write) {
             "unlink",
             libc::syscall(libc::SYS_unlink, p("sub/hard").as_ptr()),
         );
+        // Calls that find no child: their objects are the names' directories.
+        let nope = libc::syscall(libc::SYS_unlink, p("sub/nope").as_ptr());
+        let exists = libc::syscall(libc::SYS_mkdir, cstr("sub").as_ptr(), 0o755);
+        let moved = libc::syscall(libc::SYS_rename, p("nope").as_ptr(), p("sub/x").as_ptr());
+        let _ = writeln!(out, "no-child unlink={nope} mkdir={exists} rename={moved}");
+        // A symbolic link's content is no object.
+        check(
+            "symlink",
+            libc::syscall(
+                libc::SYS_symlink,
+                c"/etc/passwd".as_ptr(),
+                p("sub/sl").as_ptr(),
+            ),
+        );
+        check(
+            "unlink",
+            libc::syscall(libc::SYS_unlink, p("sub/sl").as_ptr()),
+        );
         open(&cstr("/etc/hostname"), libc::O_RDONLY);
         check(
             "unlink",

@@ -74,6 +74,8 @@ pub struct Placed {
     pub groups: bool,
     /// The task list has an `always` rule (every syscall is a candidate).
     pub task_always: bool,
+    /// Some watched path (`path=`) ends with `/`.
+    pub slash_watch: bool,
 }
 
 const ARCHES: [u32; 2] = [VIGIL_AUDIT_ARCH_X86_64, VIGIL_AUDIT_ARCH_I386];
@@ -319,6 +321,9 @@ pub fn place(set: &CompiledSet) -> Placed {
         .insns
         .iter()
         .any(|i| matches!(i.field, FIELD_GID | FIELD_EGID) && i.op <= OP_NE);
+    p.slash_watch = paths::path_operands(set)
+        .iter()
+        .any(|(s, f)| *f == FIELD_WATCH && p.paths.get(s).is_some_and(|i| i.slash));
     p.task_always = set
         .rules
         .iter()
