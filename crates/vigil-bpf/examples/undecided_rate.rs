@@ -1,7 +1,9 @@
 //! Measures how much of a workload BPF leaves undecided (judged in user space) for a rules
 //! file, with the compiled index as the daemon loads it (`crowded_list: 1`).
 //!
-//! `cargo run --release -p vigil-bpf --example undecided_rate -- RULES[.gz] [ROUNDS]` (root).
+//! `cargo run --release -p vigil-bpf --example undecided_rate -- RULES[.gz] [ROUNDS]` (root);
+//! `... -- RULES machine:SECS`: the whole machine's syscalls for SECS seconds instead (the
+//! BPF counters: candidates, undecided, sent).
 //! The workload runs as a login session of uid 1000 (its own audit session id, which is how
 //! its events are told apart from the rest of the machine): file reads and writes in a
 //! temporary directory, reads of watched files, chmod, rename, unlink, small execs. Every
@@ -54,7 +56,7 @@ fn read_rules(path: &str) -> String {
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().expect("usage: undecided_rate RULES [ROUNDS]");
-    let rounds: u32 = args.next().map_or(50, |r| r.parse().expect("rounds"));
+    let arg = args.next().unwrap_or_else(|| "50".into());
     let file = vigil_rules::parse_str(&read_rules(&path), &path).expect("rules");
     let set = compile_with(&[file.rules], &CompileOptions { crowded_list: 1 }).expect("compile");
 
@@ -70,6 +72,27 @@ fn main() {
         loader.undecided_reason().unwrap_or("nothing")
     );
     let before = loader.counters().expect("counters");
+    if let Some(secs) = arg.strip_prefix("machine:") {
+        loader.apply_rules(&set, false).expect("apply");
+        let before = loader.counters().expect("counters");
+        let mut sent = 0u64;
+        let t0 = std::time::Instant::now();
+        let secs: u64 = secs.parse().expect("seconds");
+        while t0.elapsed() < Duration::from_secs(secs) {
+            let _ = reader.wait(Some(Duration::from_millis(100)));
+            sent += reader.drain(|_| {}) as u64;
+        }
+        let d = loader.counters().expect("counters").since(&before);
+        println!(
+            "whole machine, {secs} s: {} candidates, {} undecided, {} sent ({sent} read), {} lost",
+            d.get(vigil_abi::Counter::Candidates),
+            d.get(vigil_abi::Counter::Undecided),
+            d.get(vigil_abi::Counter::Emitted),
+            d.lost()
+        );
+        return;
+    }
+    let rounds: u32 = arg.parse().expect("rounds");
 
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
