@@ -123,13 +123,15 @@ impl BpfSource {
 
     /// Resolves watched paths and executables again; a change swaps in a new generation.
     fn refresh_paths(&self) {
-        let Some((_, filter)) = self.judges().back().cloned() else {
-            return;
-        };
+        // The loader lock first: a rule change holds it while it registers its set, so the
+        // newest set read under it is the one in force.
         let mut l = self.loader();
         if !l.is_attached() {
             return;
         }
+        let Some((_, filter)) = self.judges().back().cloned() else {
+            return;
+        };
         let next = l.generation().wrapping_add(1);
         self.push_judge(next, filter.clone());
         match l.refresh_paths(filter.compiled()) {
