@@ -517,6 +517,12 @@ impl Loader {
         }
     }
 
+    /// Whether `signal_generate` (signal targets for `OBJ_PID`) is loaded: it is attached
+    /// with the `sys_exit` hook.
+    pub fn has_signal_hook(&self) -> bool {
+        self.sig_prog
+    }
+
     pub fn is_attached(&self) -> bool {
         self.link.is_some()
     }
