@@ -10,7 +10,7 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use daemon_util::{Setup, TestDaemon};
-use vigil_testkit::{Need, kernel_lock, require, unique_key};
+use vigil_testkit::{kernel_lock, require, unique_key, Need};
 
 fn need_bpf(test: &str) -> bool {
     require(test, &[Need::Root, Need::Btf, Need::AuditTools])
