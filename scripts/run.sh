@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
 cargo build --release --locked -p vigil
-exec target/release/vigil daemon "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/vigil" daemon "$@"
