@@ -5,6 +5,7 @@
 //! which is a `u64`. `exit=-EPERM` is stored as the two's-complement `u32` of -1.
 
 use std::collections::BTreeSet;
+use std::ops::BitAnd;
 
 /// Where a rule came from, for diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -74,6 +75,30 @@ impl Op {
             Op::Le => 0x5000_0000,
             Op::Ge => 0x6000_0000,
         }
+    }
+
+    /// Whether `l OP r` holds, as the kernel's `audit_comparator` decides it (`&`: any bit of
+    /// `r` is set in `l`; `&=`: all of them are). Generic over the width: the kernel compares
+    /// `u32`, vigil's `contid` is `u64`.
+    pub fn holds<T>(self, l: T, r: T) -> bool
+    where
+        T: Copy + Ord + BitAnd<Output = T> + From<u8>,
+    {
+        match self {
+            Op::Eq => l == r,
+            Op::Ne => l != r,
+            Op::Lt => l < r,
+            Op::Gt => l > r,
+            Op::Le => l <= r,
+            Op::Ge => l >= r,
+            Op::BitMask => l & r != T::from(0),
+            Op::BitTest => l & r == r,
+        }
+    }
+
+    /// Whether the operator is a bit test (`&`, `&=`), which uid/gid fields ignore.
+    pub fn is_bit_test(self) -> bool {
+        matches!(self, Op::BitMask | Op::BitTest)
     }
 
     /// The operator as auditctl writes it.
@@ -212,5 +237,39 @@ impl RuleSet {
     /// The rules of one list, in evaluation order.
     pub fn list(&self, list: FilterList) -> impl Iterator<Item = &Rule> {
         self.rules.iter().filter(move |r| r.list == list)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Op;
+
+    #[test]
+    fn operators_compare_as_the_kernel_does() {
+        // (op, left, right, holds): ordering is unsigned, `&` wants any bit, `&=` all bits.
+        let cases = [
+            (Op::Eq, 7u32, 7, true),
+            (Op::Ne, 7, 7, false),
+            (Op::Lt, 1, u32::MAX, true),
+            (Op::Gt, u32::MAX, 1, true),
+            (Op::Le, 3, 3, true),
+            (Op::Ge, 2, 3, false),
+            (Op::BitMask, 0b0110, 0b0011, true),
+            (Op::BitMask, 0b0100, 0b0011, false),
+            (Op::BitMask, 5, 0, false),
+            (Op::BitTest, 0b0111, 0b0011, true),
+            (Op::BitTest, 0b0101, 0b0011, false),
+            (Op::BitTest, 5, 0, true),
+        ];
+        for (op, l, r, want) in cases {
+            assert_eq!(op.holds(l, r), want, "{l} {} {r}", op.as_str());
+            assert_eq!(
+                op.holds(u64::from(l) << 32, u64::from(r) << 32),
+                want,
+                "u64 {l} {} {r}",
+                op.as_str()
+            );
+        }
+        assert!(Op::BitMask.is_bit_test() && Op::BitTest.is_bit_test() && !Op::Ge.is_bit_test());
     }
 }

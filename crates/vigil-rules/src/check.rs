@@ -230,19 +230,6 @@ struct Feasible {
     bits: Vec<(Op, u64)>,
 }
 
-fn cmp(l: u64, op: Op, r: u64) -> bool {
-    match op {
-        Op::Eq => l == r,
-        Op::Ne => l != r,
-        Op::Lt => l < r,
-        Op::Gt => l > r,
-        Op::Le => l <= r,
-        Op::Ge => l >= r,
-        Op::BitMask => l & r != 0,
-        Op::BitTest => l & r == r,
-    }
-}
-
 fn numeric(r: &Rule, field: Field) -> impl Iterator<Item = (Op, u64)> + '_ {
     let max = width_max(field);
     r.conditions.iter().filter_map(move |c| match c {
@@ -288,7 +275,7 @@ fn feasible(r: &Rule, field: Field) -> Option<Feasible> {
         let ok = e >= fz.lo
             && e <= fz.hi
             && !fz.ne.contains(&e)
-            && fz.bits.iter().all(|(op, m)| cmp(e, *op, *m));
+            && fz.bits.iter().all(|(op, m)| op.holds(e, *m));
         return ok.then_some(fz);
     }
     if fz.lo > fz.hi {
@@ -308,7 +295,7 @@ fn feasible(r: &Rule, field: Field) -> Option<Feasible> {
     if fz.hi - fz.lo < 4096 {
         // Small ranges: try every value.
         let any = (fz.lo..=fz.hi)
-            .any(|v| !ne.contains(&v) && fz.bits.iter().all(|(op, m)| cmp(v, *op, *m)));
+            .any(|v| !ne.contains(&v) && fz.bits.iter().all(|(op, m)| op.holds(v, *m)));
         return any.then_some(fz);
     }
     for (op, m) in &fz.bits {
@@ -326,7 +313,7 @@ fn feasible(r: &Rule, field: Field) -> Option<Feasible> {
 /// Whether every value `fz` allows satisfies `op v`.
 fn always(fz: &Feasible, op: Op, v: u64) -> bool {
     if let Some(e) = fz.eq {
-        return cmp(e, op, v);
+        return op.holds(e, v);
     }
     match op {
         Op::Eq => fz.lo == v && fz.hi == v,
@@ -335,7 +322,7 @@ fn always(fz: &Feasible, op: Op, v: u64) -> bool {
         Op::Le => fz.hi <= v,
         Op::Gt => fz.lo > v,
         Op::Ge => fz.lo >= v,
-        Op::BitMask | Op::BitTest => fz.lo == fz.hi && cmp(fz.lo, op, v),
+        Op::BitMask | Op::BitTest => fz.lo == fz.hi && op.holds(fz.lo, v),
     }
 }
 
@@ -384,7 +371,7 @@ fn contradiction(r: &Rule) -> Option<String> {
     let states: Vec<u64> = [1u64, 2]
         .into_iter()
         .filter(|rv| {
-            numeric(r, Field::Success).all(|(op, v)| cmp(*rv, op, if v != 0 { 1 } else { 2 }))
+            numeric(r, Field::Success).all(|(op, v)| op.holds(*rv, if v != 0 { 1 } else { 2 }))
         })
         .collect();
     if states.is_empty() {
@@ -469,8 +456,8 @@ fn arch_eq(r: &Rule) -> Option<u32> {
 /// Rules that match in theory but almost certainly not in practice.
 fn suspicious(r: &Rule) -> Option<String> {
     let only_success = numeric(r, Field::Success).next().is_some()
-        && numeric(r, Field::Success).all(|(op, v)| cmp(1, op, if v != 0 { 1 } else { 2 }))
-        && !numeric(r, Field::Success).all(|(op, v)| cmp(2, op, if v != 0 { 1 } else { 2 }));
+        && numeric(r, Field::Success).all(|(op, v)| op.holds(1, if v != 0 { 1 } else { 2 }))
+        && !numeric(r, Field::Success).all(|(op, v)| op.holds(2, if v != 0 { 1 } else { 2 }));
     let errno_exit = feasible(r, Field::Exit).is_some_and(|fz| fz.eq.unwrap_or(fz.lo) >= ERRNO_LO);
     (only_success && errno_exit).then(|| {
         "success=1 with an errno exit= value: only a successful call whose return value ends \
@@ -618,7 +605,7 @@ fn condition_implied(r: &Rule, c: &Condition) -> bool {
             op,
             value: Value::Num(v),
         } if single_valued(*field) => {
-            if uid_like(*field) && matches!(op, Op::BitMask | Op::BitTest) {
+            if uid_like(*field) && op.is_bit_test() {
                 return false;
             }
             numeric(r, *field).next().is_some()

@@ -194,7 +194,7 @@ fn hidden_objects(set: &RuleSet, objects: &[ObjectInput]) -> u64 {
                         field: Field::FsType,
                         op,
                         value: Value::Num(v),
-                    } => cmp32(o.fstype, *op, *v as u32),
+                    } => op.holds(o.fstype, *v as u32),
                     _ => false,
                 })
             });
@@ -335,17 +335,17 @@ fn message_condition(c: &Condition, ev: &EventInput) -> Option<bool> {
     let t = &ev.task;
     let (op, value) = (*op, value);
     Some(match field {
-        Field::Pid => num32(value).is_some_and(|v| cmp32(t.pid, op, v)),
+        Field::Pid => num32(value).is_some_and(|v| op.holds(t.pid, v)),
         Field::Uid => num32(value).is_some_and(|v| uid_cmp(t.uid, op, v)),
         Field::Gid => num32(value).is_some_and(|v| uid_cmp(t.gid, op, v)),
         Field::Auid => num32(value).is_some_and(|v| uid_cmp(t.auid, op, v)),
-        Field::LoginuidSet => num32(value).is_some_and(|v| cmp32(loginuid_set(t), op, v)),
-        Field::MsgType => num32(value).is_some_and(|v| cmp32(ev.msgtype, op, v)),
+        Field::LoginuidSet => num32(value).is_some_and(|v| op.holds(loginuid_set(t), v)),
+        Field::MsgType => num32(value).is_some_and(|v| op.holds(ev.msgtype, v)),
         Field::SubjUser | Field::SubjRole | Field::SubjType | Field::SubjSen | Field::SubjClr => {
             label_matches(t.subj.as_deref(), *field, op, value)
         }
         Field::Exe => exe_matches(t, op, value),
-        Field::ContId => num(value).is_some_and(|v| cmp64(contid(t), op, v)),
+        Field::ContId => num(value).is_some_and(|v| op.holds(contid(t), v)),
         Field::ContIdTree => contid_tree(t, op, value),
         _ => return None,
     })
@@ -408,36 +408,9 @@ fn text(v: &Value) -> Option<&[u8]> {
     }
 }
 
-/// `audit_comparator`.
-pub fn cmp32(l: u32, op: Op, r: u32) -> bool {
-    match op {
-        Op::Eq => l == r,
-        Op::Ne => l != r,
-        Op::Lt => l < r,
-        Op::Gt => l > r,
-        Op::Le => l <= r,
-        Op::Ge => l >= r,
-        Op::BitMask => l & r != 0,
-        Op::BitTest => l & r == r,
-    }
-}
-
 /// `audit_uid_comparator` / `audit_gid_comparator`: no bit operators.
 pub fn uid_cmp(l: u32, op: Op, r: u32) -> bool {
-    !matches!(op, Op::BitMask | Op::BitTest) && cmp32(l, op, r)
-}
-
-fn cmp64(l: u64, op: Op, r: u64) -> bool {
-    match op {
-        Op::Eq => l == r,
-        Op::Ne => l != r,
-        Op::Lt => l < r,
-        Op::Gt => l > r,
-        Op::Le => l <= r,
-        Op::Ge => l >= r,
-        Op::BitMask => l & r != 0,
-        Op::BitTest => l & r == r,
-    }
+    !op.is_bit_test() && op.holds(l, r)
 }
 
 fn loginuid_set(t: &TaskInput) -> u32 {
@@ -454,7 +427,7 @@ fn contid_tree(t: &TaskInput, op: Op, value: &Value) -> bool {
     let Some(v) = num(value) else { return false };
     match op {
         Op::Ne => !t.contids.contains(&v),
-        _ => t.contids.iter().any(|c| cmp64(*c, op, v)),
+        _ => t.contids.iter().any(|c| op.holds(*c, v)),
     }
 }
 
@@ -610,7 +583,7 @@ fn condition_holds(cond: &Condition, cx: &Ctx) -> bool {
     let task = cx.task;
     let ev = cx.ev;
     let n32 = num32(value);
-    let task_cmp = |x: u32| n32.is_some_and(|v| cmp32(x, op, v));
+    let task_cmp = |x: u32| n32.is_some_and(|v| op.holds(x, v));
     let task_uid = |x: u32| n32.is_some_and(|v| uid_cmp(x, op, v));
     let ctx_cmp = |x: u32| cx.in_syscall && task_cmp(x);
     let negate = |m: bool| if op == Op::Ne { !m } else { m };
@@ -645,15 +618,15 @@ fn condition_holds(cond: &Condition, cx: &Ctx) -> bool {
         Field::Exit => ctx_cmp(ev.exit as u64 as u32),
         Field::Success => {
             let rv = if ev.success { 1 } else { 2 };
-            cx.in_syscall && n32.is_some_and(|v| cmp32(rv, op, if v != 0 { 1 } else { 2 }))
+            cx.in_syscall && n32.is_some_and(|v| op.holds(rv, if v != 0 { 1 } else { 2 }))
         }
         Field::DevMajor => n32.is_some_and(|v| {
-            cx.object_test(|o| cmp32(o.dev_major, op, v) || cmp32(o.rdev_major, op, v))
+            cx.object_test(|o| op.holds(o.dev_major, v) || op.holds(o.rdev_major, v))
         }),
         Field::DevMinor => n32.is_some_and(|v| {
-            cx.object_test(|o| cmp32(o.dev_minor, op, v) || cmp32(o.rdev_minor, op, v))
+            cx.object_test(|o| op.holds(o.dev_minor, v) || op.holds(o.rdev_minor, v))
         }),
-        Field::Inode => n32.is_some_and(|v| cx.object_test(|o| cmp32(o.inode as u32, op, v))),
+        Field::Inode => n32.is_some_and(|v| cx.object_test(|o| op.holds(o.inode as u32, v))),
         Field::ObjUid => n32.is_some_and(|v| cx.object_test(|o| uid_cmp(o.ouid, op, v))),
         Field::ObjGid => n32.is_some_and(|v| cx.object_test(|o| uid_cmp(o.ogid, op, v))),
         Field::Path => match (cx.name, text(value)) {
@@ -692,7 +665,7 @@ fn condition_holds(cond: &Condition, cx: &Ctx) -> bool {
                 });
             negate(m)
         }
-        Field::ContId => num(value).is_some_and(|v| cmp64(contid(task), op, v)),
+        Field::ContId => num(value).is_some_and(|v| op.holds(contid(task), v)),
         Field::ContIdTree => contid_tree(task, op, value),
         // Not evaluated by audit_filter_rules: the rule cannot match.
         Field::MsgType | Field::FsType => false,

@@ -123,7 +123,7 @@ impl OpSet {
     pub fn allows(self, op: Op) -> bool {
         match self {
             OpSet::All => true,
-            OpSet::NoBit => !matches!(op, Op::BitMask | Op::BitTest),
+            OpSet::NoBit => !op.is_bit_test(),
             OpSet::Eq => matches!(op, Op::Eq | Op::Ne),
             OpSet::Assign => op == Op::Eq,
         }

@@ -9,7 +9,7 @@ use super::layout::{
     MAX_OBJECTS, NONE, RULE_NAME_SCOPED, SEL_ANY,
 };
 use super::lower::fno;
-use crate::ast::{Field, FilterList};
+use crate::ast::{Field, FilterList, Op};
 use crate::input::{EventInput, ObjectInput, TaskInput};
 use crate::reference::{
     label_part, path_under, Decision, Reason, Verdict, CONTID_UNSET, INO_UNSET,
@@ -107,34 +107,19 @@ enum Outcome {
     Abort,
 }
 
+/// `audit_comparator` on a compiled operator.
 fn c32(l: u32, op: OpCode, r: u32) -> bool {
-    match op {
-        OpCode::Eq => l == r,
-        OpCode::Ne => l != r,
-        OpCode::BitMask => l & r != 0,
-        OpCode::BitTest => l & r == r,
-        OpCode::Lt => l < r,
-        OpCode::Gt => l > r,
-        OpCode::Le => l <= r,
-        OpCode::Ge => l >= r,
-    }
+    Op::from(op).holds(l, r)
 }
 
+/// `audit_uid_comparator`: bit tests never hold.
 fn ucmp(l: u32, op: OpCode, r: u32) -> bool {
     !matches!(op, OpCode::BitMask | OpCode::BitTest) && c32(l, op, r)
 }
 
+/// `contid` is compared on 64 bits.
 fn c64(l: u64, op: OpCode, r: u64) -> bool {
-    match op {
-        OpCode::Eq => l == r,
-        OpCode::Ne => l != r,
-        OpCode::BitMask => l & r != 0,
-        OpCode::BitTest => l & r == r,
-        OpCode::Lt => l < r,
-        OpCode::Gt => l > r,
-        OpCode::Le => l <= r,
-        OpCode::Ge => l >= r,
-    }
+    Op::from(op).holds(l, r)
 }
 
 fn task_number(t: &TaskInput, f: u16) -> Option<u32> {

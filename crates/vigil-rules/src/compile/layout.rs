@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use super::hash::FastHash;
+use crate::ast::Op;
 
 /// Most rule sets (tenants) judged in one pass: one bit each in [`crate::reference::Decision::wanted`].
 pub const MAX_RULESETS: usize = 64;
@@ -176,6 +177,36 @@ impl OpCode {
             7 => OpCode::Ge,
             _ => return None,
         })
+    }
+}
+
+impl From<Op> for OpCode {
+    fn from(op: Op) -> OpCode {
+        match op {
+            Op::Eq => OpCode::Eq,
+            Op::Ne => OpCode::Ne,
+            Op::BitMask => OpCode::BitMask,
+            Op::BitTest => OpCode::BitTest,
+            Op::Lt => OpCode::Lt,
+            Op::Gt => OpCode::Gt,
+            Op::Le => OpCode::Le,
+            Op::Ge => OpCode::Ge,
+        }
+    }
+}
+
+impl From<OpCode> for Op {
+    fn from(op: OpCode) -> Op {
+        match op {
+            OpCode::Eq => Op::Eq,
+            OpCode::Ne => Op::Ne,
+            OpCode::BitMask => Op::BitMask,
+            OpCode::BitTest => Op::BitTest,
+            OpCode::Lt => Op::Lt,
+            OpCode::Gt => Op::Gt,
+            OpCode::Le => Op::Le,
+            OpCode::Ge => Op::Ge,
+        }
     }
 }
 

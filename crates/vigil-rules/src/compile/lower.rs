@@ -109,19 +109,6 @@ pub fn field_number(f: Field) -> u16 {
     }
 }
 
-pub fn op_code(op: Op) -> OpCode {
-    match op {
-        Op::Eq => OpCode::Eq,
-        Op::Ne => OpCode::Ne,
-        Op::Lt => OpCode::Lt,
-        Op::Gt => OpCode::Gt,
-        Op::Le => OpCode::Le,
-        Op::Ge => OpCode::Ge,
-        Op::BitMask => OpCode::BitMask,
-        Op::BitTest => OpCode::BitTest,
-    }
-}
-
 /// The table a rule is judged in.
 pub fn table_of(r: &Rule) -> TableKind {
     match r.list {
@@ -271,7 +258,7 @@ fn lower_condition(
                 ),
                 _ => One::Insn(Insn {
                     field: pseudo::COMPARE,
-                    op: op_code(*op) as u8,
+                    op: OpCode::from(*op) as u8,
                     flags: 0,
                     arg: u32::from(field_number(*left)) | u32::from(field_number(*right)) << 16,
                     value: 0,
@@ -325,7 +312,7 @@ fn lower_condition(
     }
     let mut insn = Insn {
         field: field_number(field),
-        op: op_code(op) as u8,
+        op: OpCode::from(op) as u8,
         flags: 0,
         arg: 0,
         value: 0,
@@ -452,7 +439,7 @@ pub fn lower(r: &Rule, strings: &mut Strings) -> Lowered {
             {
                 insns.push(Insn {
                     field: fno::FSTYPE,
-                    op: op_code(*op) as u8,
+                    op: OpCode::from(*op) as u8,
                     flags: 0,
                     arg: 0,
                     value: u64::from(*n as u32),

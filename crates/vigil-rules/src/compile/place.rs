@@ -13,7 +13,6 @@ use super::layout::{
 use super::lower::{lower, Lowered, Strings};
 use super::{CompileError, CompileOptions};
 use crate::ast::{Action, Condition, Field, Op, Rule, RuleSet, Syscalls, Value};
-use crate::reference::cmp32;
 use crate::tables::{AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, SYSCALL_CLASS_FIRST};
 
 /// A per-syscall list longer than this makes rules that also have an `=` field move to the
@@ -67,7 +66,7 @@ pub fn effective_mask(r: &Rule, arch: u32) -> SyscallMask {
     let possible = if arch == NONE {
         arch_conditions(r).all(|(op, _)| op != Op::Eq)
     } else {
-        arch_conditions(r).all(|(op, v)| cmp32(arch, op, v))
+        arch_conditions(r).all(|(op, v)| op.holds(arch, v))
     };
     if !possible {
         return SyscallMask::EMPTY;
