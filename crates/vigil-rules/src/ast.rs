@@ -172,6 +172,31 @@ pub enum Field {
     ContIdTree,
 }
 
+impl Field {
+    /// An LSM label field (`subj_*`, `obj_*`): compared as text, by the LSM.
+    pub fn is_lsm(self) -> bool {
+        matches!(
+            self,
+            Field::SubjUser
+                | Field::SubjRole
+                | Field::SubjType
+                | Field::SubjSen
+                | Field::SubjClr
+                | Field::ObjUser
+                | Field::ObjRole
+                | Field::ObjType
+                | Field::ObjLevLow
+                | Field::ObjLevHigh
+        )
+    }
+
+    /// Whether a condition on the field compares text (paths, executables, LSM labels) rather
+    /// than a number. `key` is not a condition: keys are kept in [`Rule::keys`].
+    pub fn takes_text(self) -> bool {
+        self.is_lsm() || matches!(self, Field::Exe | Field::Path | Field::Dir)
+    }
+}
+
 /// A field's value as written in the rule, after name resolution.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Value {

@@ -161,16 +161,7 @@ fn field(k: &KernelRule, f: &KernelField, watch: bool, out: &mut String) {
                 let _ = write!(out, " -F {name}{op}{}", value as i32);
             }
         },
-        Field::SubjUser
-        | Field::SubjRole
-        | Field::SubjType
-        | Field::SubjSen
-        | Field::SubjClr
-        | Field::ObjUser
-        | Field::ObjRole
-        | Field::ObjType
-        | Field::ObjLevLow
-        | Field::ObjLevHigh => {
+        f if f.is_lsm() => {
             let _ = write!(out, " -F {name}{op}{text}");
         }
         Field::Path | Field::Dir if watch => {

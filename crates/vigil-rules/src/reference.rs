@@ -547,26 +547,6 @@ fn compare_holds(cx: &Ctx, left: Field, op: Op, right: Field) -> bool {
     }
 }
 
-/// Fields whose value is text (paths, executables, LSM labels).
-pub fn string_field(f: Field) -> bool {
-    matches!(
-        f,
-        Field::Exe
-            | Field::Path
-            | Field::Dir
-            | Field::SubjUser
-            | Field::SubjRole
-            | Field::SubjType
-            | Field::SubjSen
-            | Field::SubjClr
-            | Field::ObjUser
-            | Field::ObjRole
-            | Field::ObjType
-            | Field::ObjLevLow
-            | Field::ObjLevHigh
-    )
-}
-
 /// One condition in `audit_filter_rules`.
 fn condition_holds(cond: &Condition, cx: &Ctx) -> bool {
     let (field, op, value) = match cond {
@@ -577,7 +557,7 @@ fn condition_holds(cond: &Condition, cx: &Ctx) -> bool {
         return true;
     }
     // A value of the wrong kind (a number for a path, text for a uid) never holds.
-    if string_field(field) != matches!(value, Value::Str(_)) {
+    if field.takes_text() != matches!(value, Value::Str(_)) {
         return false;
     }
     let task = cx.task;

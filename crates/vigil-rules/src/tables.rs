@@ -528,6 +528,13 @@ mod tests {
             Some(Field::Auid)
         );
         assert_eq!(Field::Arg(2).kernel_number(), 202);
+        // The AST's idea of text and LSM fields agrees with the table's value kinds.
+        for f in FIELDS {
+            let lsm = f.kind == ValueKind::Lsm;
+            let text = lsm || matches!(f.kind, ValueKind::Path | ValueKind::Dir | ValueKind::Exe);
+            assert_eq!(f.field.is_lsm(), lsm, "{}", f.name);
+            assert_eq!(f.field.takes_text(), text, "{}", f.name);
+        }
         assert!(field_info(Field::ContId).is_vigil_extension());
     }
 }

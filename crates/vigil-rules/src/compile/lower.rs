@@ -176,26 +176,6 @@ enum One {
     Abort,
 }
 
-fn is_lsm(f: Field) -> bool {
-    matches!(
-        f,
-        Field::SubjUser
-            | Field::SubjRole
-            | Field::SubjType
-            | Field::SubjSen
-            | Field::SubjClr
-            | Field::ObjUser
-            | Field::ObjRole
-            | Field::ObjType
-            | Field::ObjLevLow
-            | Field::ObjLevHigh
-    )
-}
-
-fn is_string_field(f: Field) -> bool {
-    is_lsm(f) || matches!(f, Field::Exe | Field::Path | Field::Dir)
-}
-
 /// Fields `audit_filter_rules` can only evaluate inside a syscall context.
 fn needs_ctx(f: Field) -> bool {
     matches!(
@@ -275,7 +255,7 @@ fn lower_condition(
         return One::True;
     }
     // A number where a string belongs or the reverse: the condition cannot hold.
-    if is_string_field(field) != matches!(value, Value::Str(_)) {
+    if field.takes_text() != matches!(value, Value::Str(_)) {
         return One::False(format!("{} has a value of the wrong kind", field.name()));
     }
     if !message {
@@ -317,7 +297,7 @@ fn lower_condition(
         arg: 0,
         value: 0,
     };
-    match (is_string_field(field), value) {
+    match (field.takes_text(), value) {
         (true, Value::Str(s)) => {
             let bytes = if field == Field::Dir {
                 trim_dir(s.as_bytes())
@@ -326,7 +306,7 @@ fn lower_condition(
             };
             *longest = (*longest).max(bytes.len());
             insn.arg = strings.intern(bytes);
-            insn.flags = INSN_STR | if is_lsm(field) { INSN_LSM } else { 0 };
+            insn.flags = INSN_STR | if field.is_lsm() { INSN_LSM } else { 0 };
         }
         (false, Value::Num(n)) => {
             insn.value = match field {
