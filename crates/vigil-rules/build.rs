@@ -241,8 +241,9 @@ fn main() {
     writeln!(out, "];\n").unwrap();
 
     // Fields.
+    let fields = rows(&dir, "fields.tsv", 6);
     writeln!(out, "pub(super) static FIELDS: &[FieldInfo] = &[").unwrap();
-    for (l, r) in rows(&dir, "fields.tsv", 6) {
+    for (l, r) in fields.iter().cloned() {
         let kernel = num("fields.tsv", l, &r[1]);
         let kind = match r[3].as_str() {
             "num" => "Num",
@@ -290,9 +291,50 @@ fn main() {
         )
         .unwrap();
     }
-    writeln!(out, "];").unwrap();
+    writeln!(out, "];\n").unwrap();
+    emit_field_lookups(&mut out, &fields);
 
     let dest = Path::new(&env::var("OUT_DIR").unwrap()).join("tables_gen.rs");
     fs::write(&dest, out).unwrap_or_else(|e| panic!("{}: {e}", dest.display()));
     println!("cargo:rerun-if-changed=build.rs");
+}
+
+/// From the field rows: `field_row` (an AST field's canonical row, the first one naming it, in
+/// O(1)) and the `fno` constants (kernel field numbers, named after the first rule name that
+/// carries each number: `auid`, not `loginuid`).
+fn emit_field_lookups(out: &mut String, fields: &[(usize, Vec<String>)]) {
+    writeln!(
+        out,
+        "pub(super) fn field_row(field: Field) -> Option<usize> {{\n    match field {{"
+    )
+    .unwrap();
+    let mut seen_fields = Vec::new();
+    for (i, (_, r)) in fields.iter().enumerate() {
+        if !seen_fields.contains(&r[2]) {
+            writeln!(out, "        Field::{} => Some({i}),", r[2]).unwrap();
+            seen_fields.push(r[2].clone());
+        }
+    }
+    // a4 and beyond have no row.
+    writeln!(out, "        Field::Arg(_) => None,\n    }}\n}}\n").unwrap();
+    writeln!(
+        out,
+        "/// Kernel field numbers (`AUDIT_*` of linux/audit.h; vigil's own from 1000), named as in\n\
+         /// rules.\npub mod fno {{"
+    )
+    .unwrap();
+    let mut seen_numbers = Vec::new();
+    for (l, r) in fields {
+        let n = num("fields.tsv", *l, &r[1]);
+        if seen_numbers.contains(&n) {
+            continue;
+        }
+        assert!(
+            u16::try_from(n).is_ok(),
+            "tables/fields.tsv:{l}: field number {n} does not fit 16 bits"
+        );
+        seen_numbers.push(n);
+        writeln!(out, "    pub const {}: u16 = {n};", ident(&r[0])).unwrap();
+    }
+    writeln!(out, "}}").unwrap();
 }

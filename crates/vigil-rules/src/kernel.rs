@@ -8,11 +8,11 @@ use crate::parse::KEY_SEPARATOR;
 use crate::tables;
 
 /// `AUDIT_LOGINUID_SET`: the kernel turns `auid=-1` into this field (value 0) and back.
-const LOGINUID_SET: u32 = 24;
-/// `AUDIT_FIELD_COMPARE`.
+const LOGINUID_SET: u32 = tables::fno::LOGINUID_SET as u32;
+/// `AUDIT_FIELD_COMPARE` (a `-C` comparison; not a field of the field table).
 pub const FIELD_COMPARE: u32 = 111;
 /// `AUDIT_FILTERKEY`.
-pub const FILTERKEY: u32 = 210;
+pub const FILTERKEY: u32 = tables::fno::KEY as u32;
 /// `AUDIT_BITMASK_SIZE`: 32-bit words in the syscall bitmap.
 pub const BITMASK_WORDS: usize = 64;
 

@@ -132,7 +132,7 @@ fn task_number(t: &TaskInput, f: u16) -> Option<u32> {
         fno::EGID => t.egid,
         fno::SGID => t.sgid,
         fno::FSGID => t.fsgid,
-        fno::LOGINUID => t.auid,
+        fno::AUID => t.auid,
         fno::PID => t.pid,
         fno::PPID => t.ppid,
         fno::SESSIONID => t.sessionid,
@@ -188,7 +188,7 @@ impl CompiledSet {
             fno::EUID => ucmp(task.euid, op, val),
             fno::SUID => ucmp(task.suid, op, val),
             fno::FSUID => ucmp(task.fsuid, op, val),
-            fno::LOGINUID => ucmp(task.auid, op, val),
+            fno::AUID => ucmp(task.auid, op, val),
             fno::SGID => ucmp(task.sgid, op, val),
             fno::FSGID => ucmp(task.fsgid, op, val),
             fno::GID | fno::EGID => {
@@ -214,8 +214,8 @@ impl CompiledSet {
             fno::EXIT => cx.in_syscall && c32(ev.exit as u64 as u32, op, val),
             fno::SUCCESS => cx.in_syscall && c32(if ev.success { 1 } else { 2 }, op, val),
             fno::SADDR_FAM => cx.in_syscall && ev.saddr_fam.is_some_and(|f| c32(f, op, val)),
-            a @ fno::ARG0..=203 => {
-                cx.in_syscall && c32(ev.args[usize::from(a - fno::ARG0)] as u32, op, val)
+            a @ fno::A0..=fno::A3 => {
+                cx.in_syscall && c32(ev.args[usize::from(a - fno::A0)] as u32, op, val)
             }
             fno::DEVMAJOR => {
                 cx.object_test(|o| c32(o.dev_major, op, val) || c32(o.rdev_major, op, val))
@@ -226,7 +226,7 @@ impl CompiledSet {
             fno::INODE => cx.object_test(|o| c32(o.inode as u32, op, val)),
             fno::OBJ_UID => cx.object_test(|o| ucmp(o.ouid, op, val)),
             fno::OBJ_GID => cx.object_test(|o| ucmp(o.ogid, op, val)),
-            fno::WATCH => match cx.name {
+            fno::PATH => match cx.name {
                 Some(n) => neg(cx.objs[n].path.as_deref() == Some(self.string(insn))),
                 None => false,
             },

@@ -11,101 +11,16 @@ use super::layout::{
 use crate::ast::{Action, Condition, Field, FilterList, Op, Rule, Value};
 use crate::reference::is_name_scoped;
 
-/// Kernel `AUDIT_*` field numbers used in [`Insn::field`].
-pub mod fno {
-    pub const PID: u16 = 0;
-    pub const UID: u16 = 1;
-    pub const EUID: u16 = 2;
-    pub const SUID: u16 = 3;
-    pub const FSUID: u16 = 4;
-    pub const GID: u16 = 5;
-    pub const EGID: u16 = 6;
-    pub const SGID: u16 = 7;
-    pub const FSGID: u16 = 8;
-    pub const LOGINUID: u16 = 9;
-    pub const PERS: u16 = 10;
-    pub const ARCH: u16 = 11;
-    pub const MSGTYPE: u16 = 12;
-    pub const SUBJ_USER: u16 = 13;
-    pub const SUBJ_ROLE: u16 = 14;
-    pub const SUBJ_TYPE: u16 = 15;
-    pub const SUBJ_SEN: u16 = 16;
-    pub const SUBJ_CLR: u16 = 17;
-    pub const PPID: u16 = 18;
-    pub const OBJ_USER: u16 = 19;
-    pub const OBJ_ROLE: u16 = 20;
-    pub const OBJ_TYPE: u16 = 21;
-    pub const OBJ_LEV_LOW: u16 = 22;
-    pub const OBJ_LEV_HIGH: u16 = 23;
-    pub const LOGINUID_SET: u16 = 24;
-    pub const SESSIONID: u16 = 25;
-    pub const FSTYPE: u16 = 26;
-    pub const DEVMAJOR: u16 = 100;
-    pub const DEVMINOR: u16 = 101;
-    pub const INODE: u16 = 102;
-    pub const EXIT: u16 = 103;
-    pub const SUCCESS: u16 = 104;
-    pub const WATCH: u16 = 105;
-    pub const PERM: u16 = 106;
-    pub const DIR: u16 = 107;
-    pub const FILETYPE: u16 = 108;
-    pub const OBJ_UID: u16 = 109;
-    pub const OBJ_GID: u16 = 110;
-    pub const EXE: u16 = 112;
-    pub const SADDR_FAM: u16 = 113;
-    pub const ARG0: u16 = 200;
-    pub const FILTERKEY: u16 = 210;
-    pub const CONTID: u16 = 1000;
-    pub const CONTID_TREE: u16 = 1001;
-}
+/// Kernel `AUDIT_*` field numbers used in [`Insn::field`] (generated from the field table).
+pub use crate::tables::fno;
 
-/// The kernel field number of an AST field.
+/// The kernel field number of an AST field. `a4` and beyond (no parser makes them, the AST
+/// allows them) get `A0 + n`, which no instruction evaluates: lowering judges them never.
 pub fn field_number(f: Field) -> u16 {
     match f {
-        Field::Pid => fno::PID,
-        Field::Uid => fno::UID,
-        Field::Euid => fno::EUID,
-        Field::Suid => fno::SUID,
-        Field::Fsuid => fno::FSUID,
-        Field::Gid => fno::GID,
-        Field::Egid => fno::EGID,
-        Field::Sgid => fno::SGID,
-        Field::Fsgid => fno::FSGID,
-        Field::Auid => fno::LOGINUID,
-        Field::Pers => fno::PERS,
-        Field::Arch => fno::ARCH,
-        Field::MsgType => fno::MSGTYPE,
-        Field::SubjUser => fno::SUBJ_USER,
-        Field::SubjRole => fno::SUBJ_ROLE,
-        Field::SubjType => fno::SUBJ_TYPE,
-        Field::SubjSen => fno::SUBJ_SEN,
-        Field::SubjClr => fno::SUBJ_CLR,
-        Field::Ppid => fno::PPID,
-        Field::ObjUser => fno::OBJ_USER,
-        Field::ObjRole => fno::OBJ_ROLE,
-        Field::ObjType => fno::OBJ_TYPE,
-        Field::ObjLevLow => fno::OBJ_LEV_LOW,
-        Field::ObjLevHigh => fno::OBJ_LEV_HIGH,
-        Field::LoginuidSet => fno::LOGINUID_SET,
-        Field::SessionId => fno::SESSIONID,
-        Field::FsType => fno::FSTYPE,
-        Field::DevMajor => fno::DEVMAJOR,
-        Field::DevMinor => fno::DEVMINOR,
-        Field::Inode => fno::INODE,
-        Field::Exit => fno::EXIT,
-        Field::Success => fno::SUCCESS,
-        Field::Path => fno::WATCH,
-        Field::Perm => fno::PERM,
-        Field::Dir => fno::DIR,
-        Field::FileType => fno::FILETYPE,
-        Field::ObjUid => fno::OBJ_UID,
-        Field::ObjGid => fno::OBJ_GID,
-        Field::Exe => fno::EXE,
-        Field::SaddrFam => fno::SADDR_FAM,
-        Field::Arg(n) => fno::ARG0 + u16::from(n),
-        Field::Key => fno::FILTERKEY,
-        Field::ContId => fno::CONTID,
-        Field::ContIdTree => fno::CONTID_TREE,
+        Field::Arg(n) => fno::A0 + u16::from(n),
+        // Field numbers fit 16 bits: build.rs checks every row.
+        f => f.kernel_number() as u16,
     }
 }
 
@@ -347,7 +262,7 @@ fn index_key(table: TableKind, insn: &Insn, strings: &Strings) -> Option<(IndexF
             fno::FSUID => IndexField::Fsuid,
             fno::SGID => IndexField::Sgid,
             fno::FSGID => IndexField::Fsgid,
-            fno::LOGINUID => IndexField::Auid,
+            fno::AUID => IndexField::Auid,
             fno::SESSIONID => IndexField::SessionId,
             fno::PERS => IndexField::Pers,
             fno::CONTID => IndexField::ContId,
@@ -363,23 +278,23 @@ fn index_key(table: TableKind, insn: &Insn, strings: &Strings) -> Option<(IndexF
             fno::PPID => IndexField::Ppid,
             fno::EXIT => IndexField::Exit,
             fno::DIR => IndexField::Dir,
-            a @ fno::ARG0..=203 => [
+            a @ fno::A0..=fno::A3 => [
                 IndexField::A0,
                 IndexField::A1,
                 IndexField::A2,
                 IndexField::A3,
-            ][(a - fno::ARG0) as usize],
+            ][(a - fno::A0) as usize],
             f => task_fields(f)?,
         },
         TableKind::Names => match insn.field {
-            fno::WATCH => IndexField::Path,
+            fno::PATH => IndexField::Path,
             fno::INODE => IndexField::Inode,
             _ => return None,
         },
         TableKind::User | TableKind::Exclude => match insn.field {
             fno::PID => IndexField::Pid,
             fno::UID => IndexField::Uid,
-            fno::LOGINUID => IndexField::Auid,
+            fno::AUID => IndexField::Auid,
             fno::MSGTYPE => IndexField::MsgType,
             fno::CONTID => IndexField::ContId,
             fno::CONTID_TREE => IndexField::ContIdTree,
@@ -515,64 +430,5 @@ fn abort() -> Insn {
         flags: 0,
         arg: 0,
         value: 0,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn field_numbers_match_the_shared_table() {
-        let fields = [
-            Field::Pid,
-            Field::Uid,
-            Field::Euid,
-            Field::Suid,
-            Field::Fsuid,
-            Field::Gid,
-            Field::Egid,
-            Field::Sgid,
-            Field::Fsgid,
-            Field::Auid,
-            Field::Pers,
-            Field::Arch,
-            Field::MsgType,
-            Field::SubjUser,
-            Field::SubjRole,
-            Field::SubjType,
-            Field::SubjSen,
-            Field::SubjClr,
-            Field::Ppid,
-            Field::ObjUser,
-            Field::ObjRole,
-            Field::ObjType,
-            Field::ObjLevLow,
-            Field::ObjLevHigh,
-            Field::LoginuidSet,
-            Field::SessionId,
-            Field::FsType,
-            Field::DevMajor,
-            Field::DevMinor,
-            Field::Inode,
-            Field::Exit,
-            Field::Success,
-            Field::Path,
-            Field::Perm,
-            Field::Dir,
-            Field::FileType,
-            Field::ObjUid,
-            Field::ObjGid,
-            Field::Exe,
-            Field::SaddrFam,
-            Field::Arg(0),
-            Field::Arg(3),
-            Field::Key,
-            Field::ContId,
-            Field::ContIdTree,
-        ];
-        for f in fields {
-            assert_eq!(u32::from(field_number(f)), f.kernel_number(), "{f:?}");
-        }
     }
 }
