@@ -74,7 +74,19 @@ fn task(t: &Task, exe: Option<&Captured>) -> RawTask {
         exe: exe.map(bytes),
         subj: None,
         contid: None,
+        pers: t.pers,
+        groups: Vec::new(),
     }
+}
+
+/// The supplementary groups of the GROUPS item (sent when rules test `gid=`/`egid=`).
+fn groups(ev: &SyscallEvent) -> Vec<u32> {
+    ev.groups.as_ref().map_or_else(Vec::new, |g| {
+        g.bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    })
 }
 
 /// The kernel's nametype for path item `index` of syscall `name`.
@@ -163,6 +175,7 @@ pub fn to_raw(ev: &SyscallEvent, clock: &Clock) -> RawEvent {
                     rp.ouid = o.uid;
                     rp.ogid = o.gid;
                     rp.rdev = dev(o.rdev);
+                    rp.fstype = o.fs_magic;
                 }
                 None if lookup_failed(ev.ret) => rp.nametype = NameType::Unknown,
                 None => {}
@@ -230,7 +243,10 @@ pub fn to_raw(ev: &SyscallEvent, clock: &Clock) -> RawEvent {
         nr: ev.nr,
         args: [ev.args[0], ev.args[1], ev.args[2], ev.args[3]],
         exit: ev.ret,
-        task: task(&ev.task, ev.exe.as_ref()),
+        task: RawTask {
+            groups: groups(ev),
+            ..task(&ev.task, ev.exe.as_ref())
+        },
         cwd,
         paths,
         argv,
@@ -240,6 +256,7 @@ pub fn to_raw(ev: &SyscallEvent, clock: &Clock) -> RawEvent {
         uring: None,
         user: None,
         keys: Vec::new(),
+        openat2_flags: 0,
     }
 }
 
@@ -383,12 +400,7 @@ pub fn to_event_input(ev: &SyscallEvent) -> vigil_rules::input::EventInput {
             pers: t.pers,
             exe: ev.exe.as_ref().map(|e| e.bytes.clone()),
             contids: Vec::new(),
-            groups: ev.groups.as_ref().map_or_else(Vec::new, |g| {
-                g.bytes
-                    .chunks_exact(4)
-                    .map(|c| u32::from_ne_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect()
-            }),
+            groups: groups(ev),
             subj: None,
         },
         objects,

@@ -30,6 +30,7 @@ fn sample_raw() -> RawEvent {
         nametype,
         obj: None,
         caps: None,
+        fstype: 0,
     };
     RawEvent {
         ts_ns: 1_700_000_000_123_456_789,
@@ -57,6 +58,8 @@ fn sample_raw() -> RawEvent {
             exe: Some(Bytes::from("/usr/bin/touch")),
             subj: None,
             contid: None,
+            pers: 0,
+            groups: Vec::new(),
         },
         cwd: Some(Bytes::from("/home/alice/project")),
         paths: vec![

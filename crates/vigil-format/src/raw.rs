@@ -134,6 +134,18 @@ pub struct RawTask {
     pub subj: Option<Bytes>,
     /// Audit container id; `None` when the task is in no container.
     pub contid: Option<u64>,
+    /// Execution domain (`task->personality`), for `-F pers=`; not printed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub pers: u32,
+    /// Supplementary groups, when captured (`gid=`/`egid=` rules also match these); not
+    /// printed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<u32>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde passes a reference
+fn is_zero<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 /// `nametype=` of a PATH record.
@@ -197,6 +209,10 @@ pub struct RawPath {
     pub obj: Option<Bytes>,
     /// File capabilities; all zero when `None`.
     pub caps: Option<RawCaps>,
+    /// Filesystem magic (`statfs.f_type`) of the object, for `-F fstype=`; 0 unknown; not
+    /// printed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fstype: u32,
 }
 
 /// A target process (`OBJ_PID` record, e.g. of kill).
@@ -298,6 +314,9 @@ pub struct RawEvent {
     pub user: Option<RawUserMsg>,
     /// Keys of the rule that matched (several keys of one rule are joined by 0x01 in text).
     pub keys: Vec<Bytes>,
+    /// `openat2` only: `open_how.flags` (what `perm=` reads of it); 0 when not captured.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub openat2_flags: u64,
 }
 
 impl RawEvent {

@@ -118,14 +118,14 @@ prop_compose! {
         comm in bytes_strategy(24), exe in prop::option::of(bytes_strategy(64)), tty in prop::option::of("[a-z]{1,4}[0-9]{0,2}"),
         contid in prop::option::of(any::<u64>())) -> RawTask {
         RawTask { pid, tid: pid, ppid: ids[0], uid: ids[1], euid: ids[2], suid: ids[3], fsuid: ids[4], gid: ids[5], egid: ids[6], sgid: ids[7], fsgid: ids[0],
-            auid, ses: auid, tty, comm, exe, subj: None, contid }
+            auid, ses: auid, tty, comm, exe, subj: None, contid, ..RawTask::default() }
     }
 }
 
 prop_compose! {
     fn path_strategy()(name in prop::option::of(bytes_strategy(300)), inode in prop::option::of(any::<u64>()), mode in any::<u32>(),
         dev in (any::<u32>(), any::<u32>()), nt in prop::sample::select(vec![NameType::Normal, NameType::Parent, NameType::Create, NameType::Delete, NameType::Unknown])) -> RawPath {
-        RawPath { name, inode, dev: DevNum { major: dev.0, minor: dev.1 }, mode, ouid: dev.1, ogid: dev.0, rdev: DevNum::default(), nametype: nt, obj: None, caps: None }
+        RawPath { name, inode, dev: DevNum { major: dev.0, minor: dev.1 }, mode, ouid: dev.1, ogid: dev.0, rdev: DevNum::default(), nametype: nt, obj: None, caps: None, ..RawPath::default() }
     }
 }
 
@@ -138,7 +138,7 @@ prop_compose! {
         RawEvent { ts_ns: 0, kind, arch: 0xc000_003e, nr, args, exit, task, cwd, paths, argv, sockaddr,
             obj_pids: opid.map(|(pid, comm)| vec![RawObjPid { pid, auid: pid, uid: 0, ses: pid, obj: None, comm }]).unwrap_or_default(),
             proctitle, uring: Some(RawUring { ring, ctx: UringCtx::Iowq, personality: None }),
-            user: Some(vigil_format::raw::RawUserMsg { rtype: 1005, text }), keys: Vec::new() }
+            user: Some(vigil_format::raw::RawUserMsg { rtype: 1005, text }), keys: Vec::new(), ..RawEvent::default() }
     }
 }
 

@@ -58,6 +58,8 @@ fn raw_task(t: &Task, exe: Option<&[u8]>) -> RawTask {
         exe: exe.map(|e| Bytes(e.to_vec())),
         subj: None,
         contid: None,
+        pers: t.pers,
+        groups: Vec::new(),
     }
 }
 
@@ -100,6 +102,7 @@ fn raw_path(opcode: u32, named: Option<&PathItem>, object: Option<&PathItem>) ->
         rp.ouid = o.uid;
         rp.ogid = o.gid;
         rp.rdev = dev(o.rdev);
+        rp.fstype = o.fs_magic;
     }
     rp
 }
@@ -195,6 +198,7 @@ pub fn to_raw(ev: &UringEvent, clock: &Clock) -> RawEvent {
         }),
         user: None,
         keys: Vec::new(),
+        openat2_flags: 0,
     }
 }
 

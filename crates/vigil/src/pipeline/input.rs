@@ -43,10 +43,11 @@ pub fn event_input(raw: &RawEvent) -> EventInput {
             fsgid: t.fsgid,
             auid: t.auid,
             sessionid: t.ses,
+            pers: t.pers,
             exe: t.exe.as_ref().map(|e| e.0.clone()),
             contids: t.contid.into_iter().collect(),
+            groups: t.groups.clone(),
             subj: t.subj.as_ref().map(|s| s.0.clone()),
-            ..TaskInput::default()
         },
         objects: raw.paths.iter().map(|p| object_input(p, cwd)).collect(),
         msgtype,
@@ -54,7 +55,7 @@ pub fn event_input(raw: &RawEvent) -> EventInput {
             .sockaddr
             .as_ref()
             .and_then(|s| saddr_family(s.as_slice())),
-        ..EventInput::default()
+        openat2_flags: raw.openat2_flags,
     };
     // An io_uring op that names a personality runs with the registered credentials, and the
     // kernel's io_uring filter judges it with them (the record keeps the owner's ids too).
@@ -77,8 +78,8 @@ fn object_input(p: &RawPath, cwd: Option<&[u8]>) -> ObjectInput {
         ogid: p.ogid,
         rdev_major: p.rdev.major,
         rdev_minor: p.rdev.minor,
+        fstype: p.fstype,
         obj: p.obj.as_ref().map(|o| o.0.clone()),
-        ..ObjectInput::default()
     }
 }
 
@@ -160,6 +161,8 @@ mod tests {
                 ses: 3,
                 exe: Some(Bytes::from("/usr/bin/cat")),
                 contid: Some(77),
+                pers: 0x0040_0000,
+                groups: vec![24, 27],
                 ..RawTask::default()
             },
             cwd: Some(Bytes::from("/etc")),
@@ -168,9 +171,11 @@ mod tests {
                 inode: Some(12),
                 dev: DevNum { major: 8, minor: 1 },
                 mode: 0o100_644,
+                fstype: 0xef53,
                 ..RawPath::default()
             }],
             sockaddr: Some(Bytes(vec![2, 0, 0, 80])),
+            openat2_flags: 0o2,
             ..RawEvent::default()
         };
         let ev = event_input(&raw);
@@ -182,6 +187,11 @@ mod tests {
         assert!(!ev.success);
         assert_eq!((ev.task.pid, ev.task.ppid, ev.task.euid), (10, 9, 1001));
         assert_eq!(ev.task.contids, vec![77]);
+        assert_eq!(
+            (ev.task.pers, &ev.task.groups[..]),
+            (0x0040_0000, &[24, 27][..])
+        );
+        assert_eq!((ev.objects[0].fstype, ev.openat2_flags), (0xef53, 0o2));
         assert_eq!(ev.task.exe.as_deref(), Some(&b"/usr/bin/cat"[..]));
         assert_eq!(ev.objects[0].path.as_deref(), Some(&b"/etc/passwd"[..]));
         assert_eq!((ev.objects[0].inode, ev.objects[0].dev_major), (12, 8));
