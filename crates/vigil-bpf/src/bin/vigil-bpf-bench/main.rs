@@ -23,6 +23,7 @@ struct Args {
     calls: u32,
     cpu: usize,
     fifo: bool,
+    hook: vigil_bpf::Hook,
     ops: Vec<Op>,
     scenarios: Vec<Scenario>,
 }
@@ -34,6 +35,7 @@ fn parse_args(args: &[String]) -> Res<Args> {
         calls: 20_000,
         cpu: 1,
         fifo: false,
+        hook: vigil_bpf::Hook::default(),
         ops: Op::ALL.to_vec(),
         scenarios: Scenario::DEFAULT.to_vec(),
     };
@@ -46,6 +48,13 @@ fn parse_args(args: &[String]) -> Res<Args> {
             "--calls" => a.calls = num(val()?)?,
             "--cpu" => a.cpu = num(val()?)?,
             "--fifo" => a.fifo = true,
+            "--hook" => {
+                a.hook = match val()?.as_str() {
+                    "raw" => vigil_bpf::Hook::RawTp,
+                    "btf" => vigil_bpf::Hook::TpBtf,
+                    h => return Err(format!("--hook raw|btf, not {h:?}")),
+                };
+            }
             "--ops" => {
                 a.ops = val()?
                     .split(',')
@@ -72,8 +81,9 @@ fn parse_args(args: &[String]) -> Res<Args> {
 }
 
 const HELP: &str = "usage: cargo xtask bench [--rounds N] [--batches N] \
-[--calls N] [--cpu N] [--fifo] [--ops getppid,read,write,stat,fstat,open] \
-[--scenarios none,bare-raw,bare-btf,vigil-other,vigil-named,vigil-named-btf,rx-other-N,rx-named-N]";
+[--calls N] [--cpu N] [--fifo] [--hook raw|btf] [--ops getppid,read,write,stat,fstat,open] \
+[--scenarios none,bare-raw,bare-btf,vigil-other,vigil-named,vigil-named-btf,rx-other-N,rx-named-N,\
+rx-list-N]\n--hook: the hook of the rx-* scenarios (default: the loader's default).";
 
 fn num<T: std::str::FromStr>(s: &str) -> Res<T> {
     s.parse().map_err(|_| format!("not a number: {s:?}"))
@@ -98,6 +108,7 @@ fn main() -> Res<()> {
     // results[scenario][op] = one value per round
     let mut results = vec![vec![Vec::new(); a.ops.len()]; a.scenarios.len()];
     let mut bench = Bench::default();
+    bench.hook = a.hook;
     for round in 0..a.rounds {
         for (si, sc) in a.scenarios.iter().enumerate() {
             bench
@@ -112,7 +123,8 @@ fn main() -> Res<()> {
     }
     let uname = std::process::Command::new("uname").arg("-r").output().ok();
     println!(
-        "kernel {}, cpu {} of {}, {} rounds x best of {} batches x {} calls{}; ns per op",
+        "kernel {}, cpu {} of {}, {} rounds x best of {} batches x {} calls{}, rx hook {:?}; \
+         ns per op",
         uname.map_or_else(String::new, |o| String::from_utf8_lossy(&o.stdout)
             .trim()
             .to_string()),
@@ -122,7 +134,8 @@ fn main() -> Res<()> {
         a.rounds,
         a.batches,
         a.calls,
-        if a.fifo { ", SCHED_FIFO" } else { "" }
+        if a.fifo { ", SCHED_FIFO" } else { "" },
+        a.hook
     );
     println!();
     let header: Vec<&str> = a.ops.iter().map(|o| o.name()).collect();

@@ -1,6 +1,7 @@
 //! What is attached while a round measures: nothing, a bare hook (the floor of any BPF
 //! design), or vigil's hook with the interim filter or with compiled auditctl rules that do
-//! or do not name the measured syscalls.
+//! or do not name the measured syscalls. Compiled rules are placed as the daemon places them
+//! (`crowded_list: 1`) and judged by the loader's default hook unless `--hook` says otherwise.
 
 use std::fmt::Write as _;
 
@@ -8,6 +9,7 @@ use vigil_abi::VIGIL_AUDIT_ARCH_X86_64;
 use vigil_bpf::bare::BareHook;
 use vigil_bpf::{FilterSet, Hook, LoadOptions, Loader};
 use vigil_rules::compile::layout::CompiledSet;
+use vigil_rules::compile::{compile_with, CompileOptions};
 
 use super::ops::Op;
 use super::Res;
@@ -30,6 +32,9 @@ pub enum Scenario {
     RxOther(usize),
     /// vigil with N compiled rules naming the measured syscalls, never matching (kind (d)).
     RxNamed(usize),
+    /// As `RxNamed`, placed with the compiler's default `crowded_list` (up to 16 such rules
+    /// stay in the syscall's list: each candidate runs their programs).
+    RxList(usize),
 }
 
 /// Syscalls the benchmark never makes (the "rules that name other syscalls" case).
@@ -60,6 +65,7 @@ impl Scenario {
             Scenario::VigilNamedBtf => "vigil-named-btf".into(),
             Scenario::RxOther(n) => format!("rx-other-{n}"),
             Scenario::RxNamed(n) => format!("rx-named-{n}"),
+            Scenario::RxList(n) => format!("rx-list-{n}"),
         }
     }
 
@@ -73,12 +79,16 @@ impl Scenario {
                 "vigil raw_tp, interim filter on the measured syscalls, other pid".into()
             }
             Scenario::VigilNamedBtf => "as vigil-named with tp_btf".into(),
-            Scenario::RxOther(n) => format!(
-                "vigil raw_tp, {n} compiled rules `-S <other> -F auid>=1000 -F auid!=unset`"
-            ),
+            Scenario::RxOther(n) => {
+                format!("vigil, {n} compiled rules `-S <other> -F auid>=1000 -F auid!=unset`")
+            }
             Scenario::RxNamed(n) => format!(
-                "vigil raw_tp, {n} compiled rules `-S <measured> -F uid=<unused>` (never match)"
+                "vigil, {n} compiled rules `-S <measured> -F uid=<unused>` (never match), \
+                 placed as the daemon places them"
             ),
+            Scenario::RxList(n) => {
+                format!("vigil, {n} compiled rules as rx-named-{n}, default placement (list walk)")
+            }
         }
     }
 
@@ -89,6 +99,9 @@ impl Scenario {
         }
         if let Some(n) = num("rx-named-") {
             return Some(Scenario::RxNamed(n));
+        }
+        if let Some(n) = num("rx-list-") {
+            return Some(Scenario::RxList(n));
         }
         [
             Scenario::None,
@@ -120,7 +133,7 @@ fn rules_text(sc: Scenario, ops: &[Op]) -> String {
                 );
             }
         }
-        Scenario::RxNamed(n) => {
+        Scenario::RxNamed(n) | Scenario::RxList(n) => {
             for i in 0..n {
                 let _ = writeln!(
                     t,
@@ -138,6 +151,8 @@ fn rules_text(sc: Scenario, ops: &[Op]) -> String {
 /// Loaders kept across rounds (loading verifies the programs: seconds, not per scenario).
 #[derive(Default)]
 pub struct Bench {
+    /// The hook of the compiled-rule scenarios.
+    pub hook: Hook,
     raw: Option<Loader>,
     btf: Option<Loader>,
     sets: Vec<(Scenario, CompiledSet)>,
@@ -172,7 +187,12 @@ impl Bench {
         }
         let file = vigil_rules::parse_str(&rules_text(sc, ops), &sc.name())
             .map_err(|e| format!("{}: {e:?}", sc.name()))?;
-        let c = vigil_rules::compile::compile(&[file.rules]).map_err(|e| e.to_string())?;
+        // The daemon's placement (crates/vigil/src/daemon/core.rs), or the compiler's default.
+        let opts = match sc {
+            Scenario::RxList(_) => CompileOptions::default(),
+            _ => CompileOptions { crowded_list: 1 },
+        };
+        let c = compile_with(&[file.rules], &opts).map_err(|e| e.to_string())?;
         self.sets.push((sc, c.clone()));
         Ok(c)
     }
@@ -214,9 +234,10 @@ impl Bench {
                     .apply(&filter(&named)?)
                     .map_err(err)?;
             }
-            Scenario::RxOther(_) | Scenario::RxNamed(_) => {
+            Scenario::RxOther(_) | Scenario::RxNamed(_) | Scenario::RxList(_) => {
                 let set = self.compiled(sc, ops)?;
-                let l = self.loader(Hook::RawTp)?;
+                let hook = self.hook;
+                let l = self.loader(hook)?;
                 l.apply_rules(&set, false).map_err(err)?;
                 if let Some(why) = l.undecided_reason() {
                     return Err(format!("{}: judged in user space: {why}", sc.name()));
