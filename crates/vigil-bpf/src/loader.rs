@@ -35,10 +35,12 @@ const SIGNAL_PROG: &str = "vigil_signal_generate";
 /// Which flavour of the `sys_exit` program to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Hook {
-    /// `raw_tp/sys_exit` (default).
-    #[default]
+    /// `raw_tp/sys_exit`: reads the syscall's registers through a helper call.
     RawTp,
-    /// `tp_btf/sys_exit` (BTF-typed; needs kernel BTF).
+    /// `tp_btf/sys_exit` (default): the registers are a trusted BTF argument read with plain
+    /// loads, which keeps the reject path of every syscall near the bare hook's cost
+    /// (docs/BENCHMARKS.md). Needs kernel BTF, which the programs need anyway.
+    #[default]
     TpBtf,
 }
 
@@ -67,7 +69,7 @@ impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
             ringbuf_bytes: 8 << 20,
-            hook: Hook::RawTp,
+            hook: Hook::default(),
             exclude_self: true,
             rule_caps: RuleCaps::default(),
         }

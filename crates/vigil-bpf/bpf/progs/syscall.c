@@ -248,12 +248,13 @@ static __always_inline void capture_class(struct rec_ctx *r, struct task_struct 
 	}
 }
 
-static __always_inline int on_sys_exit(long ret)
+/* regs: the tracepoint's own argument where it is a trusted BTF pointer (tp_btf), else NULL
+ * and taken from the task (raw_tp: one more helper call on every syscall). */
+static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 {
 	/* Trusted BTF pointers: fields are read with plain (exception-fixed) loads, no helper
 	 * calls, which keeps the reject path of every syscall short. */
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	struct vigil_percpu *pc;
 	struct vigil_ctl *ctl;
 	struct vigil_sysmask *mask;
@@ -267,6 +268,8 @@ static __always_inline int on_sys_exit(long ret)
 	__u64 pid_tgid, now, event_id;
 	int compat = 0;
 
+	if (!regs)
+		regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	if (!regs)
 		return 0;
 	nr = (__u32)regs->orig_ax;
@@ -402,12 +405,12 @@ static __always_inline int on_sys_exit(long ret)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(ret);
+	return on_sys_exit(NULL, ret);
 }
 
 /* The same hook as a BTF-typed tracepoint (cheaper entry on some kernels; needs kernel BTF). */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(vigil_sys_exit_btf, struct pt_regs *regs, long ret)
 {
-	return on_sys_exit(ret);
+	return on_sys_exit(regs, ret);
 }
