@@ -145,11 +145,7 @@ impl Writer {
     }
 
     pub(super) fn write_failed(&mut self, e: &io::Error, events: u64) {
-        let full = matches!(
-            e.raw_os_error(),
-            Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG)
-        );
-        if full {
+        if super::thread::is_space_error(e) {
             self.shared.add_lost(LossCause::DiskFull, events);
             let what = format!(
                 "no space left for the audit log {} ({e}): {events} events lost",

@@ -313,10 +313,8 @@ impl Writer {
                     Room::Anyway => n = ends.len() - done,
                 }
             }
-            let end = ends[done + n - 1].0;
-            let records: u64 = ends[done..done + n].iter().map(|e| u64::from(e.1)).sum();
-            self.append_chunk(&buf[pos..end], n as u64, records);
-            pos = end;
+            self.append_events(&buf, &ends[done..done + n], pos);
+            pos = ends[done + n - 1].0;
             done += n;
         }
         self.buf = buf;
@@ -340,11 +338,48 @@ impl Writer {
         }
     }
 
+    /// Appends the events `ends` (their end offsets in `buf`; the first starts at `pos`). When
+    /// the disk refuses them all for want of space, the first half is tried, and so on down to
+    /// one event: a nearly full disk still gets every whole event it has room for, as auditd
+    /// writing event by event would, and the first event that does not fit counts the rest
+    /// as lost and runs the disk-full action.
+    fn append_events(&mut self, buf: &[u8], ends: &[(usize, u32)], pos: usize) {
+        let (mut pos, mut ends) = (pos, ends);
+        while !ends.is_empty() {
+            let mut n = ends.len();
+            loop {
+                let end = ends[n - 1].0;
+                let records: u64 = ends[..n].iter().map(|e| u64::from(e.1)).sum();
+                match self.try_append(&buf[pos..end], n as u64, records) {
+                    Ok(()) => break,
+                    Err(e) if n > 1 && is_space_error(&e) => n /= 2,
+                    Err(e) => {
+                        self.write_failed(&e, ends.len() as u64);
+                        return;
+                    }
+                }
+            }
+            pos = ends[n - 1].0;
+            ends = &ends[n..];
+        }
+    }
+
     /// Appends one chunk holding `events` events; counts them as written or lost.
     fn append_chunk(&mut self, bytes: &[u8], events: u64, records: u64) -> bool {
+        match self.try_append(bytes, events, records) {
+            Ok(()) => true,
+            Err(e) => {
+                self.write_failed(&e, events);
+                false
+            }
+        }
+    }
+
+    /// Appends one chunk (whole or not at all) and counts it as written; the caller decides
+    /// what a failure means.
+    fn try_append(&mut self, bytes: &[u8], events: u64, records: u64) -> std::io::Result<()> {
         let Some(file) = self.file.as_mut() else {
-            self.shared.add_lost(LossCause::DiskError, events);
-            return false;
+            return Err(std::io::Error::other("no audit log file open"));
         };
         match file.append(bytes) {
             Ok(()) => {
@@ -357,12 +392,9 @@ impl Writer {
                 self.bytes_since_check += bytes.len() as u64;
                 self.since_sync += records;
                 self.maybe_sync();
-                true
+                Ok(())
             }
-            Err(e) => {
-                self.write_failed(&e, events);
-                false
-            }
+            Err(e) => Err(e),
         }
     }
 
@@ -417,4 +449,12 @@ impl Writer {
             _ => {}
         }
     }
+}
+
+/// ENOSPC, EDQUOT, EFBIG: the disk (or quota, or file size limit) has no room for the write.
+pub(super) fn is_space_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG)
+    )
 }
