@@ -55,6 +55,41 @@ fn contrib_example_parses() {
 }
 
 #[test]
+fn kernel_audit_relay_is_opt_in() {
+    let d = Config::default();
+    assert!(!d.kernel_audit.relay && !d.kernel_audit.enable);
+    let ex = Config::load(
+        Some(&repo_file("contrib/vigil.toml")),
+        &Overrides::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!ex.kernel_audit.relay && !ex.kernel_audit.enable);
+    let on = Config::parse(
+        "[kernel_audit]
+relay = true
+enable = true
+",
+        "t.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(on.kernel_audit.relay && on.kernel_audit.enable);
+    let (line, col, msg) = invalid(
+        "[kernel_audit]
+relay = true
+enabled = true
+",
+    );
+    assert_eq!((line, col), (3, 1), "{msg}");
+    assert!(msg.contains("enabled"), "{msg}");
+    let (line, _, msg) = invalid(
+        "[kernel_audit]
+relay = \"yes\"
+",
+    );
+    assert_eq!(line, 2, "{msg}");
+}
+
+#[test]
 fn overrides_replace_file_values() {
     let ov = Overrides {
         rules: Some("/r".into()),

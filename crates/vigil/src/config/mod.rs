@@ -34,6 +34,7 @@ pub struct Config {
     pub queue: QueueConfig,
     pub node: NodeConfig,
     pub io_uring: IoUringConfig,
+    pub kernel_audit: KernelAuditConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -149,6 +150,18 @@ impl Default for NodeConfig {
 pub struct IoUringConfig {
     /// io_uring deny rules (`-a deny,io_uring ...` lines, `docs/io_uring.md`); `None`: no policy.
     pub policy: Option<PathBuf>,
+}
+
+/// The kernel audit relay (docs/daemon.md, "Kernel audit relay").
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct KernelAuditConfig {
+    /// Copy the records kernel audit emits (user messages, `CONFIG_CHANGE`, `AVC`, ...)
+    /// into vigil's log, read from the audit read-log multicast group.
+    pub relay: bool,
+    /// Set the kernel's audit enabled flag to 1 while the daemon runs (the previous value is
+    /// put back at exit). Read at start only.
+    pub enable: bool,
 }
 
 /// A configuration that could not be read.

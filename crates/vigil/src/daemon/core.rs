@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use vigil_format::{Event, Identity};
 use vigil_rules::ast::RuleSet;
 use vigil_rules::compile::CompileOptions;
 use vigil_rules::input::EventInput;
 
+use super::kaudit_relay::RelayCounters;
 use super::records::Records;
 use super::rules::{parse_rules, Change, Refusal, RuleState, DEFAULT_RULES, DEFAULT_RULES_NAME};
 use super::source::{Delivery, EventSource};
@@ -49,6 +50,8 @@ pub struct Daemon {
     matched: AtomicU64,
     /// The source's loss counters as last reported in-band.
     source_reported: Mutex<BTreeMap<String, u64>>,
+    /// The kernel audit relay's counters, when it runs.
+    relay: OnceLock<Arc<RelayCounters>>,
 }
 
 /// Compiles the daemon's rule set. Rules with an `=` field go to index buckets whenever a
@@ -109,6 +112,7 @@ impl Daemon {
             seen: AtomicU64::new(0),
             matched: AtomicU64::new(0),
             source_reported: Mutex::new(BTreeMap::new()),
+            relay: OnceLock::new(),
         };
         d.push_settings(&d.lock());
         Ok(d)
@@ -136,11 +140,38 @@ impl Daemon {
         self.sub.submit_wait(ev);
     }
 
+    /// Makes the kernel audit relay's counters part of the status and the loss reports.
+    pub fn set_relay(&self, counters: Arc<RelayCounters>) {
+        let _ = self.relay.set(counters);
+    }
+
+    /// Queues an event relayed from kernel audit (as the source's events: counted when the
+    /// queue is full), minus the record types this daemon's `exclude` rules drop for its
+    /// sender. False when nothing was queued.
+    pub fn relay(&self, mut ev: Event, input: &EventInput) -> bool {
+        if self.enabled.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        {
+            let f = self
+                .filter
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if f.has_exclude_rules() {
+                f.drop_excluded(input, 0, &mut ev);
+            }
+        }
+        !ev.records.is_empty() && self.sub.submit(ev)
+    }
+
     /// Writes a `VIGIL_LOSS` record for each of the source's loss counters that grew since
     /// the last report (the writer reports its own causes itself).
     pub fn report_source_losses(&self) {
         let mut now = self.source.lost();
         now.extend(self.source.degraded());
+        if let Some(r) = self.relay.get() {
+            now.extend(r.lost());
+        }
         let mut seen = self
             .source_reported
             .lock()
@@ -343,6 +374,11 @@ impl Daemon {
         let s = inner.rules.settings();
         let sh = self.sub.shared();
         let mut source_lost = self.source.lost();
+        let mut source_stats = self.source.stats();
+        if let Some(r) = self.relay.get() {
+            source_lost.extend(r.lost());
+            source_stats.extend(r.stats());
+        }
         let events_lost = source_lost.values().sum::<u64>();
         source_lost.extend(self.source.degraded());
         let writer = sh.snapshot();
@@ -362,7 +398,7 @@ impl Daemon {
             log_file: inner.config.log.file.display().to_string(),
             writer,
             source_lost,
-            source_stats: self.source.stats(),
+            source_stats,
             source_info: self.source.info(),
             events_seen: self.seen.load(Ordering::Relaxed),
             events_matched: self.matched.load(Ordering::Relaxed),
@@ -427,6 +463,9 @@ impl Daemon {
         };
         if cfg.queue.q_depth != inner.config.queue.q_depth {
             log::warn!("queue.q_depth changes take effect when the daemon restarts");
+        }
+        if cfg.kernel_audit != inner.config.kernel_audit {
+            log::warn!("kernel_audit changes take effect when the daemon restarts");
         }
         if cfg.daemon.socket != inner.config.daemon.socket {
             log::warn!("daemon.socket changes take effect when the daemon restarts");

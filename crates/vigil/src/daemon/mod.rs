@@ -2,10 +2,12 @@
 //!
 //! Threads: the main thread waits on a signalfd (SIGHUP reload, SIGUSR1 rotate, SIGUSR2
 //! resume, SIGTERM/SIGINT stop); the source thread feeds events through the rule filter into
-//! the writer queue; the writer thread owns the log; the control thread serves `vigil ctl`.
+//! the writer queue; the writer thread owns the log; the control thread serves `vigil ctl`;
+//! the kernel audit relay thread (`[kernel_audit] relay`) copies kernel audit records.
 
 pub mod bpf;
 pub mod core;
+pub mod kaudit_relay;
 pub mod records;
 pub mod rules;
 pub mod signals;
@@ -68,6 +70,15 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
     log::info!("configuration: {config}");
     let set = load_rules(&config).map_err(|errs| anyhow::anyhow!("{}", errs.join("\n")))?;
     let rules = RuleState::new(set);
+    // Subscribed before anything is written, so no kernel record of the start is missed; a
+    // replay never mixes in live kernel records.
+    let kaudit = match &opts.replay {
+        None => kaudit_relay::Setup::open(&config.kernel_audit)?,
+        Some(_) => kaudit_relay::Setup {
+            reader: None,
+            enabled: None,
+        },
+    };
 
     let waker = Arc::new(Waker::new()?);
     let (note_tx, note_rx) = mpsc::channel::<Notice>();
@@ -145,14 +156,28 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
                 w.wake();
             })?
     };
+    let relay_thread = match kaudit.reader {
+        Some(reader) => {
+            let counters = Arc::new(kaudit_relay::RelayCounters::default());
+            daemon.set_relay(Arc::clone(&counters));
+            Some(kaudit_relay::spawn(
+                reader,
+                Arc::clone(&daemon),
+                counters,
+                Arc::clone(&stop),
+            )?)
+        }
+        None => None,
+    };
     let uring_thread = match uring {
         Some(u) => Some(spawn_uring(u, &daemon, &stop, note_tx.clone(), &waker)?),
         None => None,
     };
     log::info!(
-        "vigil daemon started: pid {}, source {}, control socket {}",
+        "vigil daemon started: pid {}, source {}, kernel audit relay {}, control socket {}",
         std::process::id(),
         source.describe(),
+        if relay_thread.is_some() { "on" } else { "off" },
         socket_path.display()
     );
 
@@ -165,6 +190,9 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
     if let Some(t) = uring_thread {
         let _ = t.join();
     }
+    if let Some(t) = relay_thread {
+        let _ = t.join();
+    }
     let last = match (&exit, stopped_by) {
         (Exit::Stopped, Some(who)) => Some(daemon.records().end(&who)),
         (Exit::Stopped, None) => None,
@@ -173,6 +201,8 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
     if let Some(w) = daemon.take_writer() {
         w.stop(last);
     }
+    // Puts the kernel's enabled flag back (`[kernel_audit] enable`).
+    drop(kaudit.enabled);
     Ok(exit)
 }
 

@@ -129,8 +129,9 @@ impl RuleFilter {
         self.any_exclude
     }
 
-    /// Removes the records whose type the set's `exclude` list drops for this task.
-    fn drop_excluded(&self, input: &EventInput, set: usize, ev: &mut Event) {
+    /// Removes the records whose type the set's `exclude` list drops for this task (also
+    /// applied to records relayed from kernel audit).
+    pub fn drop_excluded(&self, input: &EventInput, set: usize, ev: &mut Event) {
         let mut types: Vec<u32> = ev.records.iter().map(|r| r.rtype.0).collect();
         types.sort_unstable();
         types.dedup();
