@@ -252,42 +252,55 @@ static __always_inline void capture_class(struct rec_ctx *r, struct task_struct 
  * and taken from the task (raw_tp: one more helper call on every syscall). */
 static __always_inline int on_sys_exit(struct pt_regs *regs, long ret)
 {
-	/* Trusted BTF pointers: fields are read with plain (exception-fixed) loads, no helper
-	 * calls, which keeps the reject path of every syscall short. */
-	struct task_struct *task = bpf_get_current_task_btf();
+	/* Trusted BTF pointers: fields are read with plain (exception-fixed) loads. The reject
+	 * path of every syscall reads only the registers and two bitmap words: not even the
+	 * current task, which costs a helper call (dear on CPUs with return-thunk mitigations). */
+	struct task_struct *task;
 	struct vigil_percpu *pc;
 	struct vigil_ctl *ctl;
-	struct vigil_sysmask *mask;
+	struct vigil_sysmask *mask, *mask32;
 	struct vigil_genconf *conf;
 	const struct vigil_sysdesc *desc;
 	struct vigil_scratch *s;
 	struct vigil_syscall *sc;
 	struct rec_ctx r = {};
 	struct file *exe;
-	__u32 zero = 0, arch = VIGIL_ARCH_IDX_X86_64, gen, gen_seq, key, nr, tgid, cpu;
+	__u32 zero = 0, arch = VIGIL_ARCH_IDX_X86_64, gen, gen_seq, key, nr, tgid, cpu, word, bit;
 	__u64 pid_tgid, now, event_id;
 	int compat = 0;
 
 	if (!regs)
-		regs = (struct pt_regs *)bpf_task_pt_regs(task);
+		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	if (!regs)
 		return 0;
 	nr = (__u32)regs->orig_ax;
-	if (bpf_core_field_exists(task->thread_info.status) &&
-	    (task->thread_info.status & VIGIL_TS_COMPAT)) {
-		arch = VIGIL_ARCH_IDX_I386;
-		compat = 1;
-	}
+	if (nr >= VIGIL_MAX_SYSCALL)
+		return 0;
 	ctl = bpf_map_lookup_elem(&vigil_ctl, &zero);
 	if (!ctl)
 		return 0;
 	gen_seq = READ_ONCE(ctl->generation);
 	gen = gen_seq & 1;
-	key = gen * VIGIL_NR_ARCH + arch;
+	key = gen * VIGIL_NR_ARCH + VIGIL_ARCH_IDX_X86_64;
 	mask = bpf_map_lookup_elem(&vigil_sysmask, &key);
-	if (!mask || nr >= VIGIL_MAX_SYSCALL)
+	key = gen * VIGIL_NR_ARCH + VIGIL_ARCH_IDX_I386;
+	mask32 = bpf_map_lookup_elem(&vigil_sysmask, &key);
+	if (!mask || !mask32)
 		return 0;
-	if (!((mask->bits[(nr >> 6) & (VIGIL_SYSMASK_WORDS - 1)] >> (nr & 63)) & 1))
+	/* The O(1) reject, before the arch is known: no rule of either arch names nr. */
+	word = (nr >> 6) & (VIGIL_SYSMASK_WORDS - 1);
+	bit = nr & 63;
+	if (!(((mask->bits[word] | mask32->bits[word]) >> bit) & 1))
+		return 0;
+
+	task = bpf_get_current_task_btf();
+	if (bpf_core_field_exists(task->thread_info.status) &&
+	    (task->thread_info.status & VIGIL_TS_COMPAT)) {
+		arch = VIGIL_ARCH_IDX_I386;
+		compat = 1;
+		mask = mask32;
+	}
+	if (!((mask->bits[word] >> bit) & 1))
 		return 0;
 
 	pc = bpf_map_lookup_elem(&vigil_percpu, &zero);
