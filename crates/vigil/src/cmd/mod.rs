@@ -9,7 +9,7 @@ pub mod replay;
 pub mod rules;
 pub mod search;
 
-/// vigil: Linux audit with an O(1) in-kernel rule index, io_uring auditing and container audit.
+/// vigil: Linux audit with an O(1) in-kernel rule index and io_uring auditing.
 #[derive(Debug, Parser)]
 #[command(name = "vigil", version, about, long_about = None)]
 pub struct Cli {
