@@ -19,7 +19,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Parse, check, list and compile auditctl rule files.
+    /// Parse, check and list auditctl rule files (check also compiles them and estimates cost).
     #[command(subcommand)]
     Rules(rules::RulesCmd),
     /// Run a replay trace through the rules and print the audit log the daemon would write.
