@@ -20,30 +20,7 @@ pub struct EventReader {
 
 impl EventReader {
     pub(crate) fn new(ring: RingBuf<MapData>) -> Result<EventReader> {
-        let io_err = |what| move |source| Error::Io { what, source };
-        // SAFETY: epoll_create1 has no memory arguments; the fd is checked then owned.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            return Err(io_err("epoll_create1")(io::Error::last_os_error()));
-        }
-        // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
-        let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: 0,
-        };
-        // SAFETY: both fds are valid; ev lives across the call.
-        let rc = unsafe {
-            libc::epoll_ctl(
-                epoll.as_raw_fd(),
-                libc::EPOLL_CTL_ADD,
-                ring.as_raw_fd(),
-                &raw mut ev,
-            )
-        };
-        if rc < 0 {
-            return Err(io_err("epoll_ctl")(io::Error::last_os_error()));
-        }
+        let epoll = epoll_on(ring.as_fd())?;
         Ok(EventReader {
             ring,
             epoll,
@@ -56,18 +33,7 @@ impl EventReader {
     /// Returns whether the ring is readable.
     pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         let ms = timeout.map_or(-1, |d| i32::try_from(d.as_millis()).unwrap_or(i32::MAX));
-        let mut ev = libc::epoll_event { events: 0, u64: 0 };
-        loop {
-            // SAFETY: ev is valid for one entry; the epoll fd is ours.
-            let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), &raw mut ev, 1, ms) };
-            if n >= 0 {
-                return Ok(n > 0);
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
+        wait_one(self.epoll.as_fd(), ms)
     }
 
     /// Decodes every record waiting now; returns how many events were delivered.
@@ -125,5 +91,51 @@ impl EventReader {
 impl AsFd for EventReader {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.ring.as_fd()
+    }
+}
+
+/// An epoll instance watching `fd` for input (for a ring buffer: records waiting).
+pub(crate) fn epoll_on(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
+    let io_err = |what| move |source| Error::Io { what, source };
+    // SAFETY: epoll_create1 has no memory arguments; the fd is checked then owned.
+    let raw = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    if raw < 0 {
+        return Err(io_err("epoll_create1")(io::Error::last_os_error()));
+    }
+    // SAFETY: raw is a fresh, valid descriptor that nothing else owns.
+    let epoll = unsafe { OwnedFd::from_raw_fd(raw) };
+    let mut ev = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: 0,
+    };
+    // SAFETY: both fds are valid; ev lives across the call.
+    let rc = unsafe {
+        libc::epoll_ctl(
+            epoll.as_raw_fd(),
+            libc::EPOLL_CTL_ADD,
+            fd.as_raw_fd(),
+            &raw mut ev,
+        )
+    };
+    if rc < 0 {
+        return Err(io_err("epoll_ctl")(io::Error::last_os_error()));
+    }
+    Ok(epoll)
+}
+
+/// Waits on `epoll` for up to `ms` milliseconds (-1: forever), retrying on EINTR.
+/// Returns whether an fd became ready.
+pub(crate) fn wait_one(epoll: BorrowedFd<'_>, ms: i32) -> io::Result<bool> {
+    let mut ev = libc::epoll_event { events: 0, u64: 0 };
+    loop {
+        // SAFETY: ev is valid for one entry; the epoll fd is valid for the call.
+        let n = unsafe { libc::epoll_wait(epoll.as_raw_fd(), &raw mut ev, 1, ms) };
+        if n >= 0 {
+            return Ok(n > 0);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
     }
 }

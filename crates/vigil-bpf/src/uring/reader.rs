@@ -2,7 +2,7 @@
 //! ([`super::decode`]) and joined ([`super::join`]).
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use aya::maps::{MapData, RingBuf};
@@ -10,7 +10,8 @@ use aya::maps::{MapData, RingBuf};
 use super::decode;
 use super::join::{JoinLimits, JoinStats, Joiner, UringOutput};
 use crate::decode::DecodeError;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::reader::{epoll_on, wait_one};
 
 /// Longest wait without looking at the ring (`URING_WAKEUP_BYTES` in `lib/uring.h`).
 pub const POLL: Duration = Duration::from_millis(50);
@@ -35,30 +36,7 @@ pub struct UringReader {
 
 impl UringReader {
     pub(crate) fn new(ring: RingBuf<MapData>) -> Result<UringReader> {
-        let io_err = |what| move |source| Error::Io { what, source };
-        // SAFETY: epoll_create1 has no memory arguments; the fd is checked then owned.
-        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if fd < 0 {
-            return Err(io_err("epoll_create1")(io::Error::last_os_error()));
-        }
-        // SAFETY: fd is a fresh, valid descriptor that nothing else owns.
-        let epoll = unsafe { OwnedFd::from_raw_fd(fd) };
-        let mut ev = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: 0,
-        };
-        // SAFETY: both fds are valid; ev lives across the call.
-        let rc = unsafe {
-            libc::epoll_ctl(
-                epoll.as_raw_fd(),
-                libc::EPOLL_CTL_ADD,
-                ring.as_raw_fd(),
-                &raw mut ev,
-            )
-        };
-        if rc < 0 {
-            return Err(io_err("epoll_ctl")(io::Error::last_os_error()));
-        }
+        let epoll = epoll_on(ring.as_fd())?;
         Ok(UringReader {
             ring,
             epoll,
@@ -80,18 +58,7 @@ impl UringReader {
     pub fn wait(&mut self, timeout: Option<Duration>) -> io::Result<bool> {
         let t = timeout.map_or(POLL, |d| d.min(POLL));
         let ms = i32::try_from(t.as_millis()).unwrap_or(i32::MAX);
-        let mut ev = libc::epoll_event { events: 0, u64: 0 };
-        loop {
-            // SAFETY: ev is valid for one entry; the epoll fd is ours.
-            let n = unsafe { libc::epoll_wait(self.epoll.as_raw_fd(), &raw mut ev, 1, ms) };
-            if n >= 0 {
-                return Ok(n > 0);
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
+        wait_one(self.epoll.as_fd(), ms)
     }
 
     /// Decodes and joins every record waiting now, then delivers expired `CQE_SKIP` ops.
