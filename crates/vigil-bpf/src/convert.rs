@@ -53,7 +53,8 @@ fn bytes(c: &Captured) -> Bytes {
     Bytes(c.bytes.clone())
 }
 
-fn task(t: &Task, exe: Option<&Captured>) -> RawTask {
+/// The ABI task as a raw task (`exe`: the captured path, or the io_uring joiner's cache).
+pub(crate) fn task(t: &Task, exe: Option<&[u8]>) -> RawTask {
     let tty = c_str(&t.tty);
     RawTask {
         pid: t.pid,
@@ -71,7 +72,7 @@ fn task(t: &Task, exe: Option<&Captured>) -> RawTask {
         ses: t.sessionid,
         tty: (!tty.is_empty()).then(|| String::from_utf8_lossy(tty).into_owned()),
         comm: Bytes(c_str(&t.comm).to_vec()),
-        exe: exe.map(bytes),
+        exe: exe.map(|e| Bytes(e.to_vec())),
         subj: None,
         contid: None,
         pers: t.pers,
@@ -245,7 +246,7 @@ pub fn to_raw(ev: &SyscallEvent, clock: &Clock) -> RawEvent {
         exit: ev.ret,
         task: RawTask {
             groups: groups(ev),
-            ..task(&ev.task, ev.exe.as_ref())
+            ..task(&ev.task, ev.exe.as_ref().map(|c| c.bytes.as_slice()))
         },
         cwd,
         paths,

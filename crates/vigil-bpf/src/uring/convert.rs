@@ -2,7 +2,7 @@
 //! evaluator's input; [`Denial`] to a `VIGIL_POLICY` audit event.
 
 use vigil_abi::{
-    Path, Task, VIGIL_POL_HOOK_BIND4, VIGIL_POL_HOOK_BIND6, VIGIL_POL_HOOK_CONNECT4,
+    Path, VIGIL_POL_HOOK_BIND4, VIGIL_POL_HOOK_BIND6, VIGIL_POL_HOOK_CONNECT4,
     VIGIL_POL_HOOK_CONNECT6, VIGIL_POL_HOOK_CREATE, VIGIL_POL_HOOK_LSM_CREDS,
     VIGIL_POL_HOOK_LSM_SOCKET, VIGIL_POL_HOOK_LSM_SQPOLL, VIGIL_POL_HOOK_SENDMSG4,
     VIGIL_POL_HOOK_SENDMSG6, VIGIL_POL_HOOK_SUBMIT, VIGIL_POL_HOW_KILLED, VIGIL_POL_HOW_LSM,
@@ -11,13 +11,13 @@ use vigil_abi::{
 };
 use vigil_format::model::{Event, Identity, Record, Value};
 use vigil_format::raw::{RawCreds, RawUring, UringCtx};
-use vigil_format::{f, rt, Bytes, RawEvent, RawKind, RawPath, RawTask};
+use vigil_format::{f, rt, Bytes, RawEvent, RawKind, RawPath};
 use vigil_rules::ast::FilterList;
 use vigil_rules::input::{EventInput, TaskInput};
 
 use super::join::{Denial, UringEvent};
 use super::ops;
-use crate::convert::{c_str, dev, Clock};
+use crate::convert::{c_str, dev, task, Clock};
 use crate::decode::PathItem;
 
 /// `io_uring_setup` and `io_uring_enter` on x86-64.
@@ -33,33 +33,6 @@ fn ctx(c: u32) -> UringCtx {
         VIGIL_URING_CTX_SQPOLL => UringCtx::Sqpoll,
         VIGIL_URING_CTX_IOWQ => UringCtx::Iowq,
         _ => UringCtx::Inline,
-    }
-}
-
-/// The owner's identity as a raw task (`exe` from the joiner's cache).
-fn raw_task(t: &Task, exe: Option<&[u8]>) -> RawTask {
-    let tty = c_str(&t.tty);
-    RawTask {
-        pid: t.pid,
-        tid: t.tid,
-        ppid: t.ppid,
-        uid: t.uid,
-        euid: t.euid,
-        suid: t.suid,
-        fsuid: t.fsuid,
-        gid: t.gid,
-        egid: t.egid,
-        sgid: t.sgid,
-        fsgid: t.fsgid,
-        auid: t.auid,
-        ses: t.sessionid,
-        tty: (!tty.is_empty()).then(|| String::from_utf8_lossy(tty).into_owned()),
-        comm: Bytes(c_str(&t.comm).to_vec()),
-        exe: exe.map(|e| Bytes(e.to_vec())),
-        subj: None,
-        contid: None,
-        pers: t.pers,
-        groups: Vec::new(),
     }
 }
 
@@ -184,7 +157,7 @@ pub fn to_raw(ev: &UringEvent, clock: &Clock) -> RawEvent {
             op.user_data,
         ],
         exit: result(ev),
-        task: raw_task(&op.task, ev.exe.as_deref()),
+        task: task(&op.task, ev.exe.as_deref()),
         cwd: ev.submit.items.cwd.as_ref().map(|c| Bytes(c.bytes.clone())),
         paths: paths(ev),
         argv: None,
@@ -362,7 +335,7 @@ pub fn denial_event(
         },
         args: [u64::from(p.opcode), p.ring, p.user_data, u64::from(p.rule)],
         exit: -1,
-        task: raw_task(&p.task, d.exe.as_deref()),
+        task: task(&p.task, d.exe.as_deref()),
         keys: keys.clone(),
         ..RawEvent::default()
     };

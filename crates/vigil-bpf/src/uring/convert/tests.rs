@@ -1,4 +1,4 @@
-use vigil_abi::{Creds, Path, RecHdr, UringCqe, UringDeny, UringOp};
+use vigil_abi::{Creds, Path, RecHdr, Task, UringCqe, UringDeny, UringOp};
 use vigil_format::{TextMode, TextWriter};
 
 use super::*;
