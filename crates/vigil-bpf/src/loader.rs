@@ -115,11 +115,11 @@ fn arch_index(arch: u32) -> Option<u32> {
     }
 }
 
-fn map_err(name: &'static str) -> impl FnOnce(aya::maps::MapError) -> Error {
+pub(crate) fn map_err(name: &'static str) -> impl FnOnce(aya::maps::MapError) -> Error {
     move |source| Error::Map { name, source }
 }
 
-fn prog_err(name: &'static str) -> impl FnOnce(aya::programs::ProgramError) -> Error {
+pub(crate) fn prog_err(name: &'static str) -> impl FnOnce(aya::programs::ProgramError) -> Error {
     move |source| Error::Program { name, source }
 }
 
@@ -159,7 +159,7 @@ enum LinkHandle {
     Btf(aya::programs::tp_btf::BtfTracePointLinkId),
 }
 
-fn take<T>(ebpf: &mut Ebpf, name: &'static str) -> Result<T>
+pub(crate) fn take<T>(ebpf: &mut Ebpf, name: &'static str) -> Result<T>
 where
     T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
 {
@@ -168,7 +168,7 @@ where
 }
 
 /// The C representation of an ABI value, as a map value.
-fn encode<const N: usize>(write: impl FnOnce(&mut Vec<u8>)) -> [u8; N] {
+pub(crate) fn encode<const N: usize>(write: impl FnOnce(&mut Vec<u8>)) -> [u8; N] {
     let mut v = Vec::with_capacity(N);
     write(&mut v);
     let mut a = [0u8; N];

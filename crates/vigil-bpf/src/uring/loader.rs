@@ -10,7 +10,7 @@ use aya::programs::cgroup_sock_addr::CgroupSockAddrLinkId;
 use aya::programs::links::CgroupAttachMode;
 use aya::programs::lsm::LsmLinkId;
 use aya::programs::tp_btf::BtfTracePointLinkId;
-use aya::programs::{BtfTracePoint, CgroupSockAddr, Lsm};
+use aya::programs::{BtfTracePoint, CgroupSockAddr, Lsm, Program, ProgramError};
 use aya::{Btf, Ebpf, EbpfLoader};
 use vigil_abi::{
     Percpu, PolRule, UringConf, UringCtl, UringOpdesc, UringPending, UringPercpu,
@@ -25,6 +25,7 @@ use super::policy::{CompiledPolicy, PolicyMode};
 use super::reader::UringReader;
 use crate::error::{Error, Result};
 use crate::features::{self, Features};
+use crate::loader::{encode, map_err, prog_err, take};
 use crate::object;
 
 /// Tracepoint programs: (program, tracepoint).
@@ -114,28 +115,15 @@ pub fn ops_of(set: &CompiledSet) -> u64 {
         .fold(0, |m, s| m | s.bitmap.words[0])
 }
 
-fn map_err(name: &'static str) -> impl FnOnce(aya::maps::MapError) -> Error {
-    move |source| Error::Map { name, source }
-}
-
-fn prog_err(name: &'static str) -> impl FnOnce(aya::programs::ProgramError) -> Error {
-    move |source| Error::Program { name, source }
-}
-
-fn take<T>(ebpf: &mut Ebpf, name: &'static str) -> Result<T>
+/// Program `name` of the object as its aya type `P` (`BtfTracePoint`, `CgroupSockAddr`, `Lsm`).
+fn program<'a, P>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut P>
 where
-    T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
+    &'a mut P: TryFrom<&'a mut Program, Error = ProgramError>,
 {
-    let map = ebpf.take_map(name).ok_or(Error::MissingMap(name))?;
-    T::try_from(map).map_err(map_err(name))
-}
-
-fn encode<const N: usize>(write: impl FnOnce(&mut Vec<u8>)) -> [u8; N] {
-    let mut v = Vec::with_capacity(N);
-    write(&mut v);
-    let mut a = [0u8; N];
-    a.copy_from_slice(&v[..N]);
-    a
+    ebpf.program_mut(name)
+        .ok_or_else(|| Error::Object(format!("no program {name}")))?
+        .try_into()
+        .map_err(prog_err(name))
 }
 
 /// The mount point of the cgroup v2 hierarchy (`/sys/fs/cgroup` or, in the hybrid layout,
@@ -217,11 +205,7 @@ impl UringLoader {
         };
         let ring = Some(take(&mut ebpf, "vigil_uring_events")?);
         for (name, tp) in TRACEPOINTS {
-            let p: &mut BtfTracePoint = ebpf
-                .program_mut(name)
-                .ok_or_else(|| Error::Object(format!("no program {name}")))?
-                .try_into()
-                .map_err(prog_err(name))?;
+            let p = program::<BtfTracePoint>(&mut ebpf, name)?;
             p.load(tp, &btf).map_err(prog_err(name))?;
         }
         let lsm = load_lsm(&mut ebpf, &btf, LSM_PROGS[0]);
@@ -241,11 +225,7 @@ impl UringLoader {
             }
         } else {
             for name in CGROUP_PROGS {
-                let p: &mut CgroupSockAddr = ebpf
-                    .program_mut(name)
-                    .ok_or_else(|| Error::Object(format!("no program {name}")))?
-                    .try_into()
-                    .map_err(prog_err(name))?;
+                let p = program::<CgroupSockAddr>(&mut ebpf, name)?;
                 p.load().map_err(prog_err(name))?;
             }
         }
@@ -380,12 +360,7 @@ impl UringLoader {
             return Ok(());
         }
         for (name, _) in TRACEPOINTS {
-            let p: &mut BtfTracePoint = self
-                .ebpf
-                .program_mut(name)
-                .ok_or_else(|| Error::Object(format!("no program {name}")))?
-                .try_into()
-                .map_err(prog_err(name))?;
+            let p = program::<BtfTracePoint>(&mut self.ebpf, name)?;
             let id = p.attach().map_err(prog_err(name))?;
             self.tp_links.push((name, id));
         }
@@ -394,12 +369,7 @@ impl UringLoader {
 
     fn detach_tracepoints(&mut self) -> Result<()> {
         for (name, id) in std::mem::take(&mut self.tp_links) {
-            let p: &mut BtfTracePoint = self
-                .ebpf
-                .program_mut(name)
-                .ok_or_else(|| Error::Object(format!("no program {name}")))?
-                .try_into()
-                .map_err(prog_err(name))?;
+            let p = program::<BtfTracePoint>(&mut self.ebpf, name)?;
             p.detach(id).map_err(prog_err(name))?;
         }
         Ok(())
@@ -417,12 +387,7 @@ impl UringLoader {
             source,
         })?;
         for name in CGROUP_PROGS {
-            let p: &mut CgroupSockAddr = self
-                .ebpf
-                .program_mut(name)
-                .ok_or_else(|| Error::Object(format!("no program {name}")))?
-                .try_into()
-                .map_err(prog_err(name))?;
+            let p = program::<CgroupSockAddr>(&mut self.ebpf, name)?;
             // A BPF link (kernels >= 5.7) always coexists with other programs of the
             // cgroup; the kernel wants link flags 0 (Single).
             let id = p
@@ -435,12 +400,7 @@ impl UringLoader {
 
     fn detach_cgroup(&mut self) -> Result<()> {
         for (name, id) in std::mem::take(&mut self.cg_links) {
-            let p: &mut CgroupSockAddr = self
-                .ebpf
-                .program_mut(name)
-                .ok_or_else(|| Error::Object(format!("no program {name}")))?
-                .try_into()
-                .map_err(prog_err(name))?;
+            let p = program::<CgroupSockAddr>(&mut self.ebpf, name)?;
             p.detach(id).map_err(prog_err(name))?;
         }
         Ok(())
@@ -451,12 +411,7 @@ impl UringLoader {
             return Ok(());
         }
         for (name, _) in LSM_PROGS {
-            let p: &mut Lsm = self
-                .ebpf
-                .program_mut(name)
-                .ok_or_else(|| Error::Object(format!("no program {name}")))?
-                .try_into()
-                .map_err(prog_err(name))?;
+            let p = program::<Lsm>(&mut self.ebpf, name)?;
             let id = p.attach().map_err(prog_err(name))?;
             self.lsm_links.push((name, id));
         }
@@ -465,12 +420,7 @@ impl UringLoader {
 
     fn detach_lsm(&mut self) -> Result<()> {
         for (name, id) in std::mem::take(&mut self.lsm_links) {
-            let p: &mut Lsm = self
-                .ebpf
-                .program_mut(name)
-                .ok_or_else(|| Error::Object(format!("no program {name}")))?
-                .try_into()
-                .map_err(prog_err(name))?;
+            let p = program::<Lsm>(&mut self.ebpf, name)?;
             p.detach(id).map_err(prog_err(name))?;
         }
         Ok(())
