@@ -78,7 +78,8 @@ const HELP: &str = "usage: cargo run --release -p xtask -- bench audit-compare [
   --cpu N           CPU the measuring process is pinned to (default 1)
   --no-fifo         do not run the measuring process at SCHED_FIFO priority 50
   --ops LIST        getppid,read,write,stat,fstat,open (default all)
-  --sets LIST       rule sets: N (N rules naming other syscalls), named-N, stig
+  --sets LIST       rule sets: N (N rules naming other syscalls), named-N, all-N (rules
+                    without -S on uid/auid), stig
                     (default 0,10,20,40,80,160,1000,named-10,named-40,named-160,stig)
   --no-bare         skip the bare BPF hook rows (d)
   --no-a0           skip the (a0) row (task without audit context)

@@ -76,6 +76,9 @@ pub enum RuleSet {
     Other(usize),
     /// N rules naming the measured syscalls with a uid no process has: they never match.
     Named(usize),
+    /// N rules without `-S` (every syscall), half on a uid, half on an auid no process has:
+    /// the kernel walks them on every syscall; vigil's index looks each field up once.
+    AllSyscalls(usize),
     /// Debian's 30-stig.rules.
     Stig,
 }
@@ -88,6 +91,9 @@ impl RuleSet {
         if let Some(n) = s.strip_prefix("named-") {
             return n.parse().ok().map(RuleSet::Named);
         }
+        if let Some(n) = s.strip_prefix("all-") {
+            return n.parse().ok().map(RuleSet::AllSyscalls);
+        }
         s.strip_prefix("other-")
             .or(Some(s))
             .and_then(|n| n.parse().ok())
@@ -98,6 +104,7 @@ impl RuleSet {
         match self {
             RuleSet::Other(n) => format!("other-{n}"),
             RuleSet::Named(n) => format!("named-{n}"),
+            RuleSet::AllSyscalls(n) => format!("all-{n}"),
             RuleSet::Stig => "stig".into(),
         }
     }
@@ -108,6 +115,7 @@ impl RuleSet {
             RuleSet::Other(0) => "0".into(),
             RuleSet::Other(n) => format!("{n} other"),
             RuleSet::Named(n) => format!("{n} named"),
+            RuleSet::AllSyscalls(n) => format!("{n} all-syscall"),
             RuleSet::Stig => "STIG".into(),
         }
     }
@@ -118,6 +126,7 @@ impl RuleSet {
             RuleSet::Other(0) => "0 rules".into(),
             RuleSet::Other(n) => format!("{n} rules, other syscalls"),
             RuleSet::Named(n) => format!("{n} rules naming the measured syscalls, never matching"),
+            RuleSet::AllSyscalls(n) => format!("{n} rules without -S on uid/auid, never matching"),
             RuleSet::Stig => "Debian 30-stig.rules".into(),
         }
     }
@@ -157,6 +166,16 @@ impl RuleSet {
                         t,
                         "-a always,exit -F arch=b64 -S {} -F uid={} -k k{i}",
                         named.join(","),
+                        54_321 + i
+                    );
+                }
+            }
+            RuleSet::AllSyscalls(n) => {
+                for i in 0..n {
+                    let field = if i % 2 == 0 { "uid" } else { "auid" };
+                    let _ = writeln!(
+                        t,
+                        "-a always,exit -F arch=b64 -S all -F {field}={} -k k{i}",
                         54_321 + i
                     );
                 }
@@ -267,11 +286,24 @@ mod tests {
     }
 
     #[test]
+    fn all_syscall_rules_have_no_syscall_list() {
+        let rules = parsed(RuleSet::AllSyscalls(10));
+        assert_eq!(rules.len(), 10);
+        for r in &rules {
+            assert!(
+                !matches!(r.syscalls, Syscalls::Set(_)),
+                "rule names syscalls: {r:?}"
+            );
+        }
+    }
+
+    #[test]
     fn set_names_parse_back() {
         for s in [
             RuleSet::Other(0),
             RuleSet::Other(80),
             RuleSet::Named(40),
+            RuleSet::AllSyscalls(100),
             RuleSet::Stig,
         ] {
             assert_eq!(RuleSet::parse(&s.name()), Some(s));
