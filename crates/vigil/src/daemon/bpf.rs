@@ -60,7 +60,9 @@ pub struct BpfSource {
     /// Sync requests made / served (a pass over the ring buffer after the request).
     sync_asked: AtomicU64,
     sync_done: AtomicU64,
-    running: AtomicBool,
+    /// The reader loop has returned. Until then a sync waits for it, also before it started:
+    /// events of a request made right after the daemon came up may already be in the ring.
+    ended: AtomicBool,
 }
 
 /// `a` is older than `b` (generations wrap).
@@ -91,7 +93,7 @@ impl BpfSource {
             stats: Stats::default(),
             sync_asked: AtomicU64::new(0),
             sync_done: AtomicU64::new(0),
-            running: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
         })
     }
 
@@ -199,13 +201,14 @@ impl EventSource for BpfSource {
     }
 
     fn run(&self, deliver: &mut dyn FnMut(Delivery), stop: &AtomicBool) -> Result<(), String> {
-        let mut reader = self
+        let taken = self
             .reader
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-            .ok_or("the BPF source runs only once")?;
-        self.running.store(true, Ordering::Release);
+            .take();
+        let Some(mut reader) = taken else {
+            return Err("the BPF source runs only once".into());
+        };
         let mut clock = Clock::now();
         let mut since_clock = 0u32;
         let mut last_refresh = Instant::now();
@@ -217,7 +220,7 @@ impl EventSource for BpfSource {
             let asked = self.sync_asked.load(Ordering::Acquire);
             if let Err(e) = reader.wait(Some(POLL)) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
-                    self.running.store(false, Ordering::Release);
+                    self.ended.store(true, Ordering::Release);
                     return Err(format!("ring buffer: {e}"));
                 }
             }
@@ -292,19 +295,19 @@ impl EventSource for BpfSource {
                 self.refresh_paths();
             }
         }
-        self.running.store(false, Ordering::Release);
+        self.ended.store(true, Ordering::Release);
         Ok(())
     }
 
     fn sync(&self) {
-        if !self.running.load(Ordering::Acquire) {
+        if self.ended.load(Ordering::Acquire) {
             return;
         }
         let want = self.sync_asked.fetch_add(1, Ordering::AcqRel) + 1;
         let t0 = Instant::now();
         while self.sync_done.load(Ordering::Acquire) < want
             && t0.elapsed() < Duration::from_secs(2)
-            && self.running.load(Ordering::Acquire)
+            && !self.ended.load(Ordering::Acquire)
         {
             std::thread::sleep(Duration::from_millis(2));
         }

@@ -118,7 +118,6 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
     };
     let format = config.log.format.as_str();
     let socket_path = config.daemon.socket.clone();
-    let listener = bind(&socket_path).map_err(anyhow::Error::msg)?;
     let daemon = Arc::new(
         Daemon::new(
             config,
@@ -131,6 +130,9 @@ pub fn run(opts: &Options) -> anyhow::Result<Exit> {
         )
         .map_err(anyhow::Error::msg)?,
     );
+    // Bound only now that the rules are in force (the hook armed): a client that can
+    // connect may rely on its next syscalls being audited (tests do, as scripts would).
+    let listener = bind(&socket_path).map_err(anyhow::Error::msg)?;
     daemon.write(daemon.records().start(format));
     daemon.sync();
 

@@ -119,7 +119,8 @@ pub struct UringSource {
     counts: Counts,
     sync_asked: AtomicU64,
     sync_done: AtomicU64,
-    running: AtomicBool,
+    /// The reader loop has returned (a sync waits for it until then, also before it started).
+    ended: AtomicBool,
 }
 
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -139,7 +140,7 @@ impl UringSource {
             counts: Counts::default(),
             sync_asked: AtomicU64::new(0),
             sync_done: AtomicU64::new(0),
-            running: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
         }
     }
 
@@ -237,9 +238,8 @@ impl UringSource {
         denial: &mut WriteDenial<'_>,
         stop: &AtomicBool,
     ) -> Result<(), String> {
-        self.running.store(true, Ordering::Release);
         let res = self.read_loop(deliver, denial, stop);
-        self.running.store(false, Ordering::Release);
+        self.ended.store(true, Ordering::Release);
         res
     }
 
@@ -308,14 +308,14 @@ impl UringSource {
 
     /// Returns once every record in the ring buffer when called has been delivered.
     pub fn sync(&self) {
-        if !self.running.load(Ordering::Acquire) || !self.loaded() {
+        if self.ended.load(Ordering::Acquire) || !self.loaded() {
             return;
         }
         let want = self.sync_asked.fetch_add(1, Ordering::AcqRel) + 1;
         let t0 = Instant::now();
         while self.sync_done.load(Ordering::Acquire) < want
             && t0.elapsed() < Duration::from_secs(2)
-            && self.running.load(Ordering::Acquire)
+            && !self.ended.load(Ordering::Acquire)
         {
             std::thread::sleep(Duration::from_millis(2));
         }
