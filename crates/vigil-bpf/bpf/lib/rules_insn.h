@@ -10,6 +10,7 @@
 #ifndef VIGIL_RULES_INSN_H
 #define VIGIL_RULES_INSN_H
 
+#include "compare.h"
 #include "rules_obj.h"
 
 /* insn_holds results */
@@ -62,29 +63,6 @@
 #define F_FALSE 0xffff
 
 #define S_IFMT_BITS 0170000
-
-static __always_inline int c32(__u32 l, __u8 op, __u32 r)
-{
-	switch (op) {
-	case 0:
-		return l == r;
-	case 1:
-		return l != r;
-	case 2:
-		return (l & r) != 0;
-	case 3:
-		return (l & r) == r;
-	case 4:
-		return l < r;
-	case 5:
-		return l > r;
-	case 6:
-		return l <= r;
-	case 7:
-		return l >= r;
-	}
-	return 0;
-}
 
 /* uid/gid fields ignore & and &=. */
 static __always_inline int ucmp(__u32 l, __u8 op, __u32 r)

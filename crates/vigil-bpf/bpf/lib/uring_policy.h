@@ -8,6 +8,7 @@
 #ifndef VIGIL_URING_POLICY_H
 #define VIGIL_URING_POLICY_H
 
+#include "compare.h"
 #include "uring.h"
 
 /* Where a rule is being evaluated. */
@@ -58,29 +59,6 @@ struct pol_subject {
 	__u32 rule_key;
 	__u32 holds;
 };
-
-static __always_inline int pol_c32(__u32 l, __u8 op, __u32 r)
-{
-	switch (op) {
-	case 0:
-		return l == r;
-	case 1:
-		return l != r;
-	case 2:
-		return (l & r) != 0;
-	case 3:
-		return (l & r) == r;
-	case 4:
-		return l < r;
-	case 5:
-		return l > r;
-	case 6:
-		return l <= r;
-	case 7:
-		return l >= r;
-	}
-	return 0;
-}
 
 /* The subject's value of field `f` (32-bit fields); 0 when the field is not one of them. */
 static __always_inline int pol_value(struct vigil_task *t, __u16 f, __u32 *l)
@@ -160,7 +138,7 @@ static long pol_cond_step(__u64 i, void *arg)
 		/* No container ids in BPF yet: every task is outside any container. */
 		ok = op == 1;
 	} else if (pol_value(sj->t, f, &l)) {
-		ok = pol_c32(l, op, (__u32)v);
+		ok = c32(l, op, (__u32)v);
 	} else {
 		ok = 0;
 	}
