@@ -275,25 +275,7 @@ pub fn absolute(name: &[u8], cwd: Option<&[u8]>) -> Option<Vec<u8>> {
         }
         _ => return None,
     }
-    let mut parts: Vec<&[u8]> = Vec::new();
-    for comp in joined.split(|&b| b == b'/') {
-        match comp {
-            b"" | b"." => {}
-            b".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    let mut out = Vec::with_capacity(joined.len());
-    for p in &parts {
-        out.push(b'/');
-        out.extend_from_slice(p);
-    }
-    if out.is_empty() || (joined.ends_with(b"/") && !parts.is_empty()) {
-        out.push(b'/');
-    }
-    Some(out)
+    Some(vigil_rules::input::fold_path(&joined))
 }
 
 /// The objects the kernel's rules see for `ev` (see [`layout`]): a child the call did not

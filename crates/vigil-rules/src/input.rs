@@ -79,3 +79,28 @@ pub struct EventInput {
     /// `openat2` only: `open_how.flags` (the kernel copies it; `perm=` reads its access mode).
     pub openat2_flags: u64,
 }
+
+/// An absolute path with empty, `.` and `..` components folded, as path and dir rules compare
+/// object paths (`..` above `/` stays at `/`). A trailing `/` is kept (the kernel's PARENT
+/// items have one).
+pub fn fold_path(joined: &[u8]) -> Vec<u8> {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for comp in joined.split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = Vec::with_capacity(joined.len());
+    for p in &parts {
+        out.push(b'/');
+        out.extend_from_slice(p);
+    }
+    if out.is_empty() || (joined.ends_with(b"/") && !parts.is_empty()) {
+        out.push(b'/');
+    }
+    out
+}

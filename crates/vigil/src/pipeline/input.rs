@@ -106,25 +106,7 @@ pub fn absolute(name: &[u8], cwd: Option<&[u8]>) -> Vec<u8> {
     if joined.first() != Some(&b'/') {
         return joined;
     }
-    let mut parts: Vec<&[u8]> = Vec::new();
-    for comp in joined.split(|&b| b == b'/') {
-        match comp {
-            b"" | b"." => {}
-            b".." => {
-                parts.pop();
-            }
-            c => parts.push(c),
-        }
-    }
-    let mut out = Vec::with_capacity(joined.len());
-    for p in &parts {
-        out.push(b'/');
-        out.extend_from_slice(p);
-    }
-    if out.is_empty() || (joined.ends_with(b"/") && !parts.is_empty()) {
-        out.push(b'/');
-    }
-    out
+    vigil_rules::input::fold_path(&joined)
 }
 
 #[cfg(test)]
