@@ -109,7 +109,13 @@ fn relay_writes_kernel_user_messages_as_auditd() {
     let t0 = Instant::now();
     let by_key = loop {
         let found = d.ausearch(&["-k", &key, "--raw"]);
-        if found.contains("type=PATH") || t0.elapsed() > Duration::from_secs(10) {
+        // auditctl's own CONFIG_CHANGE event carries the key and a PATH (of the directory)
+        // too: wait for cat's event, its SYSCALL and the PATH of the file.
+        let cats = found.contains("syscall=257")
+            && found
+                .lines()
+                .any(|l| l.starts_with("type=PATH") && l.contains(&*file.display().to_string()));
+        if cats || t0.elapsed() > Duration::from_secs(10) {
             break found;
         }
         std::thread::sleep(Duration::from_millis(50));
