@@ -169,8 +169,8 @@ impl MeasureChild {
             let (Some(name), Some(ns), Some(calls)) = (f.next(), f.next(), f.next()) else {
                 bail!("measuring child: bad line {line:?}");
             };
-            if name != op.name() {
-                bail!("measuring child: expected {}, got {line:?}", op.name());
+            if name != op.label() {
+                bail!("measuring child: expected {}, got {line:?}", op.label());
             }
             out.push(Sample {
                 ns: ns.parse().with_context(|| format!("bad ns in {line:?}"))?,

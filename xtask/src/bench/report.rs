@@ -130,7 +130,7 @@ impl Report {
     }
 
     fn ops_header(&self) -> (String, String) {
-        let names: Vec<&str> = self.plan.ops.iter().map(|o| o.name()).collect();
+        let names: Vec<&str> = self.plan.ops.iter().map(|o| o.label()).collect();
         (
             format!("| {} |", names.join(" | ")),
             "---:|".repeat(names.len()),
@@ -159,7 +159,7 @@ impl Report {
                         t,
                         "{}\t{set}\t{}\t{}\t{ns:.1}\t{calls}",
                         c.sc.tag(),
-                        op.name(),
+                        op.label(),
                         r + 1
                     );
                 }
@@ -305,7 +305,7 @@ impl Report {
 
     fn bars(&self, t: &mut String) {
         let n = self.plan.ops.len();
-        let ops: Vec<&str> = self.plan.ops.iter().map(|o| o.name()).collect();
+        let ops: Vec<&str> = self.plan.ops.iter().map(|o| o.label()).collect();
         let _ = writeln!(t, "Bars (computed from the minima; noise allowance {:.0}% where a bar says \"no more than\" or \"indistinguishable\"):", NOISE * 100.0);
         let _ = writeln!(t);
         // 1. Flat.
@@ -439,7 +439,7 @@ impl Report {
                 .iter()
                 .zip(&c.calls)
                 .filter(|(_, n)| **n < self.plan.max_calls)
-                .map(|(o, n)| format!("{} {n}", o.name()))
+                .map(|(o, n)| format!("{} {n}", o.label()))
                 .collect();
             if !short.is_empty() {
                 notes.push(format!("calls per batch: {}", short.join(", ")));

@@ -5,9 +5,9 @@
 
 use std::io::{Read, Write};
 
-use super::ops::Op;
 use super::scenario::{Bench, Scenario};
 use super::Res;
+use vigil_microbench::Op;
 
 pub fn run(args: &[String]) -> Res<()> {
     let [name] = args else {

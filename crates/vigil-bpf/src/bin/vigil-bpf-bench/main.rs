@@ -8,14 +8,13 @@
 //! machine noise hits them alike; the table gives the minimum and the median over rounds.
 
 mod hold;
-mod ops;
 mod scenario;
 
 /// Errors are messages: this is a tool run by hand.
 pub type Res<T> = Result<T, String>;
 
-use ops::{Fixture, Op};
 use scenario::{Bench, Scenario};
+use vigil_microbench::{Fixture, Op};
 
 struct Args {
     rounds: u32,
@@ -103,8 +102,8 @@ fn main() -> Res<()> {
     if cfg!(debug_assertions) {
         eprintln!("warning: debug build; use `cargo xtask bench` (release)");
     }
-    ops::pin(a.cpu, a.fifo)?;
-    let fx = Fixture::new()?;
+    vigil_microbench::pin(a.cpu, a.fifo).map_err(|e| e.to_string())?;
+    let fx = Fixture::new().map_err(|e| format!("bench fixture: {e}"))?;
     // results[scenario][op] = one value per round
     let mut results = vec![vec![Vec::new(); a.ops.len()]; a.scenarios.len()];
     let mut bench = Bench::default();
@@ -115,7 +114,7 @@ fn main() -> Res<()> {
                 .setup(*sc, &a.ops)
                 .map_err(|e| format!("scenario {}: {e}", sc.name()))?;
             for (oi, op) in a.ops.iter().enumerate() {
-                results[si][oi].push(fx.measure(*op, a.batches, a.calls));
+                results[si][oi].push(fx.best_of(*op, a.batches, a.calls));
             }
             bench.teardown()?;
         }

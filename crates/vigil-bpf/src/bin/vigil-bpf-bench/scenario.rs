@@ -11,8 +11,8 @@ use vigil_bpf::{FilterSet, Hook, LoadOptions, Loader};
 use vigil_rules::compile::layout::CompiledSet;
 use vigil_rules::compile::{compile_with, CompileOptions};
 
-use super::ops::Op;
 use super::Res;
+use vigil_microbench::Op;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
