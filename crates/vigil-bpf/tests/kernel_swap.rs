@@ -37,6 +37,16 @@ fn counters_agree_with_events() {
     assert_eq!(d.events, 1000, "{d}");
 }
 
+/// Kills and reaps the child on drop (also when an assertion fails first).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn tai_now() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -57,8 +67,11 @@ fn swap_under_load_is_atomic() {
         mut reader,
         ..
     } = kit;
-    let mut child = common::spawn(&["pace", "8000", "20", "500"]);
-    let pid = child.id();
+    // The child paces getppid until killed after the last apply: a fixed number of calls
+    // (~250 ms of them) ran out before the loop did when an apply's RCU grace period took
+    // longer (5-30 ms each here, more on a loaded machine), leaving fewer sets with events.
+    let mut child = KillOnDrop(common::spawn(&["pace", "100000000", "20", "500"]));
+    let pid = child.0.id();
     let stop = Arc::new(AtomicBool::new(false));
     let stop2 = Arc::clone(&stop);
     let collector = std::thread::spawn(move || {
@@ -82,12 +95,13 @@ fn swap_under_load_is_atomic() {
     let mut sets = Vec::new();
     let mut f = common::filter(&["getppid"], pid);
     child
+        .0
         .stdin
         .take()
         .expect("stdin")
         .write_all(b"go\n")
         .expect("go");
-    // Apply a new set every 15 ms while the child makes syscalls (~12 sets in ~200 ms).
+    // Apply a new set every 15 ms while the child makes syscalls (12 sets).
     for i in 0..12u64 {
         f.rulesets = 1 << i;
         let called = tai_now();
@@ -95,7 +109,7 @@ fn swap_under_load_is_atomic() {
         sets.push((called, tai_now(), f.rulesets));
         std::thread::sleep(Duration::from_millis(15));
     }
-    let _ = child.wait();
+    drop(child);
     loader.apply(&FilterSet::default()).expect("clear");
     stop.store(true, Ordering::Relaxed);
     let got = collector.join().expect("collector");

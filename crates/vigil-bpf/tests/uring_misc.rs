@@ -153,7 +153,9 @@ fn cqe_skip_success_is_recorded_without_a_completion() {
         vec![(me | 2, -libc::ENOENT)],
         "only the failure posts a completion"
     );
-    let got = collect(&mut kit.reader, Duration::from_secs(3), |o| {
+    // The skipped op is delivered once the joiner gave up on its completion
+    // (JoinLimits::skip_wait, 1 s): leave a loaded machine room beyond that.
+    let got = collect(&mut kit.reader, Duration::from_secs(10), |o| {
         ops_of(o, std::process::id()).len() >= 2
     });
     let pending_before = kit.loader.pending();

@@ -368,6 +368,8 @@ fn personality_use_kills_the_borrower() {
     .unwrap();
     let sock = tmp.path().join("s");
     let dir = tmp.path().join("d");
+    // No --timeout-ms: the server is killed below; a short one could expire before a slow
+    // machine started the client.
     let mut server = std::process::Command::new(client())
         .args([
             "personality-server",
@@ -375,15 +377,20 @@ fn personality_use_kills_the_borrower() {
             sock.to_str().unwrap(),
             "--dir",
             dir.to_str().unwrap(),
-            "--timeout-ms",
-            "3000",
         ])
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let t0 = std::time::Instant::now();
-    while !sock.exists() && t0.elapsed() < Duration::from_secs(5) {
-        std::thread::sleep(Duration::from_millis(20));
+    // Its "listening" line, not the socket file: the file exists from bind(2), before
+    // listen(2), and a connect in between is refused.
+    let mut server_out = std::io::BufReader::new(server.stdout.take().unwrap());
+    loop {
+        let mut l = String::new();
+        let n = std::io::BufRead::read_line(&mut server_out, &mut l).unwrap();
+        assert!(n > 0, "personality-server ended before listening");
+        if serde_json::from_str::<serde_json::Value>(&l).unwrap()["event"] == "listening" {
+            break;
+        }
     }
     let c = spawn(&[
         "personality-client",

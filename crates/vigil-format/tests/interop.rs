@@ -260,6 +260,9 @@ fn vigil_reads_a_log_written_by_real_auditd() {
     let (ok, _, err) = run("auditctl", &["-w", w, "-p", "wa", "-k", &key]);
     assert!(ok, "auditctl -w: {err}");
     let exec_key = format!("{key}-x");
+    // ppid=: only our own printf; another process on the machine running /usr/bin/printf
+    // meanwhile would add a second event.
+    let ppid = format!("ppid={}", std::process::id());
     let (ok, _, err) = run(
         "auditctl",
         &[
@@ -271,6 +274,8 @@ fn vigil_reads_a_log_written_by_real_auditd() {
             "execve",
             "-F",
             "exe=/usr/bin/printf",
+            "-F",
+            &ppid,
             "-k",
             &exec_key,
         ],

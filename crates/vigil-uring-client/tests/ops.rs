@@ -201,12 +201,33 @@ fn connect_succeeds_in_every_mode() {
     }
 }
 
+/// A TCP socket bound to a free 127.0.0.1 port and not listening, and its port: a connect to
+/// the port is refused, and no other socket can take the port while this one holds it (a
+/// port freed again could be bound by another test or process before the connect).
+fn bound_not_listening() -> (std::os::fd::OwnedFd, u16) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain syscalls; the fd is checked, then owned; the sockaddr structs outlive
+    // the calls that read or fill them.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let owned = std::os::fd::OwnedFd::from_raw_fd(fd);
+        let mut sa: libc::sockaddr_in = std::mem::zeroed();
+        sa.sin_family = libc::AF_INET as libc::sa_family_t;
+        sa.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let rc = libc::bind(fd, (&raw const sa).cast(), len);
+        assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
+        let mut got_len = len;
+        let rc = libc::getsockname(fd, (&raw mut sa).cast(), &raw mut got_len);
+        assert_eq!(rc, 0, "getsockname: {}", std::io::Error::last_os_error());
+        (owned, u16::from_be(sa.sin_port))
+    }
+}
+
 #[test]
 fn connect_reports_a_refused_connection() {
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let (_held, port) = bound_not_listening();
     let r = run(&["connect", "--addr", &format!("127.0.0.1:{port}")]);
     assert!(
         r.success(),
