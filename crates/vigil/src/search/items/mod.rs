@@ -189,6 +189,71 @@ fn set(slot: &mut u32, v: Option<u32>) {
     }
 }
 
+/// The numeric ids a record family holds, each `(needed, field, slot, required)`: a needed
+/// field that is required but absent makes the event malformed.
+fn ids<const N: usize>(f: &mut Fields<'_>, ids: [(bool, &str, &mut u32, bool); N]) -> Step {
+    for (want, name, slot, required) in ids {
+        if want {
+            set(slot, f.num_or(name, required)?);
+        }
+    }
+    Ok(())
+}
+
+/// `auid=`, or `loginuid=` where a record spells it so; one of them is required.
+fn auid_or_loginuid(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
+    if n.loginuid {
+        let v = match f.num("auid") {
+            Some(v) => v,
+            None => f.num("loginuid").ok_or(Malformed)?,
+        };
+        it.loginuid = v as u32;
+    }
+    Ok(())
+}
+
+/// `comm=` and `exe=` where present (the families that require them read them themselves).
+fn comm_exe(f: &mut Fields<'_>, n: &Needs, it: &mut Items) {
+    if n.comm {
+        if let Some(c) = f.text("comm") {
+            it.comm = Some(string_value(c));
+        }
+    }
+    if n.exe {
+        if let Some(e) = f.text("exe") {
+            it.exe = Some(string_value(e));
+        }
+    }
+}
+
+/// `key=`: its keys add to those of earlier records.
+fn key(f: &mut Fields<'_>, n: &Needs, it: &mut Items) {
+    if n.key {
+        if let Some(v) = f.text("key") {
+            let keys = keys_of(v);
+            it.keys.get_or_insert_with(Vec::new).extend(keys);
+        }
+    }
+}
+
+/// `success=yes|no` (SYSCALL, URINGOP).
+fn success_yes(f: &mut Fields<'_>, n: &Needs, it: &mut Items) {
+    if n.success {
+        if let Some(v) = f.text("success") {
+            it.success = if v == b"yes" { S_SUCCESS } else { S_FAILED };
+        }
+    }
+}
+
+/// A `res=` word: anything but `failed...` is success.
+fn res_failed_or_success(v: &[u8]) -> i64 {
+    if v.starts_with(b"failed") {
+        S_FAILED
+    } else {
+        S_SUCCESS
+    }
+}
+
 /// `res=`: strtoul of the value (`res=1` success, `res=0` failed).
 fn res_num(f: &mut Fields<'_>, n: &Needs, it: &mut Items) {
     if n.success {
@@ -202,11 +267,7 @@ fn res_num(f: &mut Fields<'_>, n: &Needs, it: &mut Items) {
 fn res_word(f: &mut Fields<'_>, n: &Needs, it: &mut Items) {
     if n.success {
         if let Some(v) = f.text("res") {
-            it.success = if v.starts_with(b"failed") {
-                S_FAILED
-            } else {
-                S_SUCCESS
-            };
+            it.success = res_failed_or_success(v);
         }
     }
 }
@@ -217,11 +278,7 @@ fn syscall(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
         it.arch = u32::from_str_radix(std::str::from_utf8(a).unwrap_or(""), 16).unwrap_or(0);
     }
     it.syscall = f.num("syscall").ok_or(Malformed)? as i32;
-    if n.success {
-        if let Some(v) = f.text("success") {
-            it.success = if v == b"yes" { S_SUCCESS } else { S_FAILED };
-        }
-    }
+    success_yes(f, n, it);
     if n.exit {
         it.exit = Some(strtoll(f.text("exit").ok_or(Malformed)?));
     }
@@ -229,44 +286,24 @@ fn syscall(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
     f.text("a0").ok_or(Malformed)?;
     f.text("a1").ok_or(Malformed)?;
     task_info(f, n, it)?;
-    if n.key {
-        if let Some(v) = f.text("key") {
-            let keys = keys_of(v);
-            it.keys.get_or_insert_with(Vec::new).extend(keys);
-        }
-    }
+    key(f, n, it);
     Ok(())
 }
 
 fn task_info(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
-    if n.ppid {
-        set(&mut it.ppid, f.num_or("ppid", false)?);
-    }
-    if n.pid {
-        set(&mut it.pid, f.num_or("pid", true)?);
-    }
-    if n.loginuid {
-        let v = match f.num("auid") {
-            Some(v) => v,
-            None => f.num("loginuid").ok_or(Malformed)?,
-        };
-        it.loginuid = v as u32;
-    }
-    if n.uid {
-        set(&mut it.uid, f.num_or("uid", true)?);
-    }
-    if n.gid {
-        set(&mut it.gid, f.num_or("gid", true)?);
-    }
-    if n.euid {
-        set(&mut it.euid, f.num_or("euid", true)?);
-    }
-    if n.egid {
-        set(&mut it.egid, f.num_or("egid", true)?);
-    }
-    if n.session {
-        set(&mut it.session, f.num_or("ses", false)?);
-    }
+    auid_or_loginuid(f, n, it)?;
+    ids(
+        f,
+        [
+            (n.ppid, "ppid", &mut it.ppid, false),
+            (n.pid, "pid", &mut it.pid, true),
+            (n.uid, "uid", &mut it.uid, true),
+            (n.gid, "gid", &mut it.gid, true),
+            (n.euid, "euid", &mut it.euid, true),
+            (n.egid, "egid", &mut it.egid, true),
+            (n.session, "ses", &mut it.session, false),
+        ],
+    )?;
     if n.comm {
         it.comm = Some(string_value(f.text("comm").ok_or(Malformed)?));
     }
@@ -280,22 +317,15 @@ fn task_info(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
 /// USER-family messages: the task fields, then what the text in `msg='...'` holds.
 fn user(f: &mut Fields<'_>, n: &Needs, it: &mut Items, avc: bool) -> Step {
     // USER_AVC ignores the late failures of the user parser (its codes above 20).
-    if n.pid {
-        set(&mut it.pid, f.num_or("pid", true)?);
-    }
-    if n.uid {
-        set(&mut it.uid, f.num_or("uid", true)?);
-    }
-    if n.loginuid {
-        let v = match f.num("auid") {
-            Some(v) => v,
-            None => f.num("loginuid").ok_or(Malformed)?,
-        };
-        it.loginuid = v as u32;
-    }
-    if n.session {
-        set(&mut it.session, f.num_or("ses", false)?);
-    }
+    auid_or_loginuid(f, n, it)?;
+    ids(
+        f,
+        [
+            (n.pid, "pid", &mut it.pid, true),
+            (n.uid, "uid", &mut it.uid, true),
+            (n.session, "ses", &mut it.session, false),
+        ],
+    )?;
     let msg = f.text("msg").map(<[u8]>::to_vec).unwrap_or_default();
     if n.uid {
         match msg_uid(&msg) {
@@ -316,11 +346,7 @@ fn user(f: &mut Fields<'_>, n: &Needs, it: &mut Items, avc: bool) -> Step {
     }
     if n.success {
         if let Some(r) = after(&msg, b"res=") {
-            it.success = if r.starts_with(b"failed") {
-                S_FAILED
-            } else {
-                S_SUCCESS
-            };
+            it.success = res_failed_or_success(r);
         } else if let Some(r) = after(&msg, b"result=") {
             let end = r.iter().position(|&b| b == b')').unwrap_or(r.len());
             it.success = if r[..end].eq_ignore_ascii_case(b"success") {
@@ -367,37 +393,30 @@ fn msg_uid(msg: &[u8]) -> Result<Option<u32>, Malformed> {
 }
 
 fn login(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
-    if n.pid {
-        set(&mut it.pid, f.num_or("pid", true)?);
-    }
-    if n.uid {
-        set(&mut it.uid, f.num_or("uid", true)?);
-    }
-    if n.loginuid {
-        set(&mut it.loginuid, f.num_or("auid", true)?);
-    }
     if n.success {
         it.success = f.num("res").map_or(S_SUCCESS, |v| v as i64);
     }
-    if n.session {
-        set(&mut it.session, f.num_or("ses", true)?);
-    }
-    Ok(())
+    ids(
+        f,
+        [
+            (n.pid, "pid", &mut it.pid, true),
+            (n.uid, "uid", &mut it.uid, true),
+            (n.loginuid, "auid", &mut it.loginuid, true),
+            (n.session, "ses", &mut it.session, true),
+        ],
+    )
 }
 
 fn daemon1(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
-    if n.loginuid {
-        set(&mut it.loginuid, f.num_or("auid", true)?);
-    }
-    if n.pid {
-        set(&mut it.pid, f.num_or("pid", true)?);
-    }
-    if n.uid {
-        set(&mut it.uid, f.num_or("uid", false)?);
-    }
-    if n.session {
-        set(&mut it.session, f.num_or("ses", false)?);
-    }
+    ids(
+        f,
+        [
+            (n.loginuid, "auid", &mut it.loginuid, true),
+            (n.pid, "pid", &mut it.pid, true),
+            (n.uid, "uid", &mut it.uid, false),
+            (n.session, "ses", &mut it.session, false),
+        ],
+    )?;
     if n.success {
         if let Some(v) = f.text("res") {
             if !v.first().is_some_and(u8::is_ascii_alphabetic) {
@@ -411,18 +430,14 @@ fn daemon1(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
 
 /// `CONFIG_CHANGE` and MAC policy messages: auid, ses, key, res.
 fn simple(f: &mut Fields<'_>, n: &Needs, it: &mut Items, config: bool) -> Step {
-    if n.loginuid {
-        set(&mut it.loginuid, f.num_or("auid", !config)?);
-    }
-    if n.session {
-        set(&mut it.session, f.num_or("ses", false)?);
-    }
-    if n.key {
-        if let Some(v) = f.text("key") {
-            let keys = keys_of(v);
-            it.keys.get_or_insert_with(Vec::new).extend(keys);
-        }
-    }
+    ids(
+        f,
+        [
+            (n.loginuid, "auid", &mut it.loginuid, !config),
+            (n.session, "ses", &mut it.session, false),
+        ],
+    )?;
+    key(f, n, it);
     if config {
         it.success = S_SUCCESS;
     }
@@ -431,31 +446,17 @@ fn simple(f: &mut Fields<'_>, n: &Needs, it: &mut Items, config: bool) -> Step {
 }
 
 fn kernel_anom(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
-    if n.loginuid {
-        set(&mut it.loginuid, f.num_or("auid", true)?);
-    }
-    if n.uid {
-        set(&mut it.uid, f.num_or("uid", false)?);
-    }
-    if n.gid {
-        set(&mut it.gid, f.num_or("gid", false)?);
-    }
-    if n.session {
-        set(&mut it.session, f.num_or("ses", false)?);
-    }
-    if n.pid {
-        set(&mut it.pid, f.num_or("pid", false)?);
-    }
-    if n.comm {
-        if let Some(c) = f.text("comm") {
-            it.comm = Some(string_value(c));
-        }
-    }
-    if n.exe {
-        if let Some(e) = f.text("exe") {
-            it.exe = Some(string_value(e));
-        }
-    }
+    ids(
+        f,
+        [
+            (n.loginuid, "auid", &mut it.loginuid, true),
+            (n.uid, "uid", &mut it.uid, false),
+            (n.gid, "gid", &mut it.gid, false),
+            (n.session, "ses", &mut it.session, false),
+            (n.pid, "pid", &mut it.pid, false),
+        ],
+    )?;
+    comm_exe(f, n, it);
     if f.text("arch").is_some() && f.rtype == 1326 {
         it.arch = f
             .text("arch")
@@ -468,34 +469,30 @@ fn kernel_anom(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
 }
 
 fn integrity(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
-    set(&mut it.pid, f.num_or("pid", false)?);
-    if n.uid {
-        set(&mut it.uid, f.num_or("uid", false)?);
-    }
-    if n.loginuid {
-        set(&mut it.loginuid, f.num_or("auid", false)?);
-    }
-    if n.session {
-        set(&mut it.session, f.num_or("ses", false)?);
-    }
+    ids(
+        f,
+        [
+            // pid is taken even when no criterion needs it (unlike the other families).
+            (true, "pid", &mut it.pid, false),
+            (n.uid, "uid", &mut it.uid, false),
+            (n.loginuid, "auid", &mut it.loginuid, false),
+            (n.session, "ses", &mut it.session, false),
+        ],
+    )?;
     res_num(f, n, it);
     Ok(())
 }
 
 fn tty(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
-    if n.pid {
-        set(&mut it.pid, f.num_or("pid", false)?);
-    }
-    if n.uid {
-        set(&mut it.uid, f.num_or("uid", false)?);
-    }
-    if n.loginuid {
-        set(&mut it.loginuid, f.num_or("auid", true)?);
-    }
-    if n.session {
-        set(&mut it.session, f.num_or("ses", false)?);
-    }
-    Ok(())
+    ids(
+        f,
+        [
+            (n.pid, "pid", &mut it.pid, false),
+            (n.uid, "uid", &mut it.uid, false),
+            (n.loginuid, "auid", &mut it.loginuid, true),
+            (n.session, "ses", &mut it.session, false),
+        ],
+    )
 }
 
 /// `NETFILTER_CFG`, `EVENT_LISTENER`: fill only what no earlier record filled.
@@ -540,46 +537,27 @@ fn avc(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
 
 /// vigil's URINGOP: the ring owner's ids, success and key (ausearch reads none of it).
 fn uring(f: &mut Fields<'_>, n: &Needs, it: &mut Items) -> Step {
-    if n.success {
-        if let Some(v) = f.text("success") {
-            it.success = if v == b"yes" { S_SUCCESS } else { S_FAILED };
-        }
-    }
+    success_yes(f, n, it);
     if n.exit {
         if let Some(v) = f.text("exit") {
             it.exit = Some(strtoll(v));
         }
     }
-    for (want, name, slot) in [
-        (n.ppid, "ppid", &mut it.ppid),
-        (n.pid, "pid", &mut it.pid),
-        (n.uid, "uid", &mut it.uid),
-        (n.euid, "euid", &mut it.euid),
-        (n.gid, "gid", &mut it.gid),
-        (n.egid, "egid", &mut it.egid),
-        (n.loginuid, "auid", &mut it.loginuid),
-        (n.session, "ses", &mut it.session),
-    ] {
-        if want {
-            set(slot, f.num_or(name, false)?);
-        }
-    }
-    if n.comm {
-        if let Some(c) = f.text("comm") {
-            it.comm = Some(string_value(c));
-        }
-    }
-    if n.exe {
-        if let Some(e) = f.text("exe") {
-            it.exe = Some(string_value(e));
-        }
-    }
-    if n.key {
-        if let Some(v) = f.text("key") {
-            let keys = keys_of(v);
-            it.keys.get_or_insert_with(Vec::new).extend(keys);
-        }
-    }
+    ids(
+        f,
+        [
+            (n.ppid, "ppid", &mut it.ppid, false),
+            (n.pid, "pid", &mut it.pid, false),
+            (n.uid, "uid", &mut it.uid, false),
+            (n.euid, "euid", &mut it.euid, false),
+            (n.gid, "gid", &mut it.gid, false),
+            (n.egid, "egid", &mut it.egid, false),
+            (n.loginuid, "auid", &mut it.loginuid, false),
+            (n.session, "ses", &mut it.session, false),
+        ],
+    )?;
+    comm_exe(f, n, it);
+    key(f, n, it);
     Ok(())
 }
 
