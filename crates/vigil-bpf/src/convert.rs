@@ -80,6 +80,29 @@ pub(crate) fn task(t: &Task, exe: Option<&[u8]>) -> RawTask {
     }
 }
 
+/// The ABI task as the rule evaluators see it (`exe`: the captured path, or the io_uring
+/// joiner's cache). Groups, LSM label and container ids stay empty: a caller adds what its
+/// event carries.
+pub(crate) fn task_input(t: &Task, exe: Option<Vec<u8>>) -> vigil_rules::input::TaskInput {
+    vigil_rules::input::TaskInput {
+        pid: t.pid,
+        ppid: t.ppid,
+        uid: t.uid,
+        euid: t.euid,
+        suid: t.suid,
+        fsuid: t.fsuid,
+        gid: t.gid,
+        egid: t.egid,
+        sgid: t.sgid,
+        fsgid: t.fsgid,
+        auid: t.auid,
+        sessionid: t.sessionid,
+        pers: t.pers,
+        exe,
+        ..vigil_rules::input::TaskInput::default()
+    }
+}
+
 /// The supplementary groups of the GROUPS item (sent when rules test `gid=`/`egid=`).
 fn groups(ev: &SyscallEvent) -> Vec<u32> {
     ev.groups.as_ref().map_or_else(Vec::new, |g| {
@@ -312,8 +335,7 @@ fn kernel_objects(
 /// for tests comparing BPF with `CompiledSet::evaluate`). Supplementary groups, LSM labels
 /// and container ids are not in BPF events yet (empty).
 pub fn to_event_input(ev: &SyscallEvent) -> vigil_rules::input::EventInput {
-    use vigil_rules::input::{EventInput, ObjectInput, TaskInput};
-    let t = &ev.task;
+    use vigil_rules::input::{EventInput, ObjectInput};
     let objects = ev
         .paths
         .iter()
@@ -367,24 +389,9 @@ pub fn to_event_input(ev: &SyscallEvent) -> vigil_rules::input::EventInput {
         args: [ev.args[0], ev.args[1], ev.args[2], ev.args[3]],
         exit: ev.ret,
         success: !(-4095..=-1).contains(&ev.ret),
-        task: TaskInput {
-            pid: t.pid,
-            ppid: t.ppid,
-            uid: t.uid,
-            euid: t.euid,
-            suid: t.suid,
-            fsuid: t.fsuid,
-            gid: t.gid,
-            egid: t.egid,
-            sgid: t.sgid,
-            fsgid: t.fsgid,
-            auid: t.auid,
-            sessionid: t.sessionid,
-            pers: t.pers,
-            exe: ev.exe.as_ref().map(|e| e.bytes.clone()),
-            contids: Vec::new(),
+        task: vigil_rules::input::TaskInput {
             groups: groups(ev),
-            subj: None,
+            ..task_input(&ev.task, ev.exe.as_ref().map(|e| e.bytes.clone()))
         },
         objects,
         msgtype: 0,

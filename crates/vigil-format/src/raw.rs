@@ -266,6 +266,16 @@ pub struct RawCreds {
     pub fsgid: u32,
 }
 
+impl RawCreds {
+    /// An op that names a personality runs with the registered credentials, and the kernel's
+    /// io_uring filter judges it with them: they replace the task's ids in the filter's view
+    /// (the record keeps the owner's ids too).
+    pub fn apply_to(&self, t: &mut vigil_rules::input::TaskInput) {
+        (t.uid, t.euid, t.suid, t.fsuid) = (self.uid, self.euid, self.suid, self.fsuid);
+        (t.gid, t.egid, t.sgid, t.fsgid) = (self.gid, self.egid, self.sgid, self.fsgid);
+    }
+}
+
 /// io_uring details of a [`RawKind::Uring`] event (the opcode is [`RawEvent::nr`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]

@@ -13,11 +13,11 @@ use vigil_format::model::{Event, Identity, Record, Value};
 use vigil_format::raw::{RawCreds, RawUring, UringCtx};
 use vigil_format::{f, rt, Bytes, RawEvent, RawKind, RawPath};
 use vigil_rules::ast::FilterList;
-use vigil_rules::input::{EventInput, TaskInput};
+use vigil_rules::input::EventInput;
 
 use super::join::{Denial, UringEvent};
 use super::ops;
-use crate::convert::{c_str, dev, task, Clock};
+use crate::convert::{c_str, dev, task, task_input, Clock};
 use crate::decode::PathItem;
 
 /// `io_uring_setup` and `io_uring_enter` on x86-64.
@@ -180,33 +180,9 @@ pub fn to_raw(ev: &UringEvent, clock: &Clock) -> RawEvent {
 /// a personality's when the SQE named one, else the submitter's.
 pub fn to_event_input(ev: &UringEvent) -> EventInput {
     let op = &ev.submit.op;
-    let t = &op.task;
-    let mut task = TaskInput {
-        pid: t.pid,
-        ppid: t.ppid,
-        uid: t.uid,
-        euid: t.euid,
-        suid: t.suid,
-        fsuid: t.fsuid,
-        gid: t.gid,
-        egid: t.egid,
-        sgid: t.sgid,
-        fsgid: t.fsgid,
-        auid: t.auid,
-        sessionid: t.sessionid,
-        pers: t.pers,
-        exe: ev.exe.clone(),
-        ..TaskInput::default()
-    };
+    let mut task = task_input(&op.task, ev.exe.clone());
     if let Some(p) = personality(ev) {
-        task.uid = p.uid;
-        task.euid = p.euid;
-        task.suid = p.suid;
-        task.fsuid = p.fsuid;
-        task.gid = p.gid;
-        task.egid = p.egid;
-        task.sgid = p.sgid;
-        task.fsgid = p.fsgid;
+        p.apply_to(&mut task);
     }
     let exit = result(ev);
     let sa = ev

@@ -57,12 +57,8 @@ pub fn event_input(raw: &RawEvent) -> EventInput {
             .and_then(|s| saddr_family(s.as_slice())),
         openat2_flags: raw.openat2_flags,
     };
-    // An io_uring op that names a personality runs with the registered credentials, and the
-    // kernel's io_uring filter judges it with them (the record keeps the owner's ids too).
     if let Some(p) = raw.uring.as_ref().and_then(|u| u.personality.as_ref()) {
-        let t = &mut input.task;
-        (t.uid, t.euid, t.suid, t.fsuid) = (p.uid, p.euid, p.suid, p.fsuid);
-        (t.gid, t.egid, t.sgid, t.fsgid) = (p.gid, p.egid, p.sgid, p.fsgid);
+        p.apply_to(&mut input.task);
     }
     input
 }
