@@ -450,8 +450,10 @@ fn kill_target_identity_in_obj_pid() {
     target.release();
     let tpid = target.pid();
     let proc_num = |f: &str| -> String {
-        // Wait for the target to have set its login uid.
-        for _ in 0..500 {
+        // Wait for the target to have set its login uid (it may not run at once on a loaded
+        // machine).
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < daemon_util::PATIENCE {
             let v = std::fs::read_to_string(format!("/proc/{tpid}/{f}")).unwrap();
             if f != "loginuid" || v.trim() == target_auid.to_string() {
                 return v.trim().to_string();

@@ -146,7 +146,7 @@ fn auditd_log(format: &str, dir: &Path) -> (PathBuf, Facts) {
     std::fs::write(&victim, "x").unwrap();
     run_child(Command::new("/bin/rm").arg(&victim));
     auditctl(&["-m", &format!("{key} phase one")]);
-    d.sync(Duration::from_secs(10));
+    d.sync(Duration::from_mins(1));
 
     // Phase 2, at least one whole second later.
     let phase2 = now() + 2;
@@ -155,7 +155,7 @@ fn auditd_log(format: &str, dir: &Path) -> (PathBuf, Facts) {
     run_child(Command::new("/bin/cat").arg("/etc/passwd"));
     run_child(Command::new("/bin/ls").arg(format!("/nonexistent-{key}")));
     auditctl(&["-m", &format!("{key} phase two")]);
-    d.sync(Duration::from_secs(10));
+    d.sync(Duration::from_mins(1));
     let auditd_pid = d.pid();
     d.stop();
     let log = dir.join(format!("auditd-{format}.log"));
