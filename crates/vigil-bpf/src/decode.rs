@@ -101,26 +101,6 @@ pub struct SyscallEvent {
     pub proctitle: Option<Captured>,
 }
 
-impl SyscallEvent {
-    /// The path item `index`, created on first use.
-    fn path_mut(&mut self, index: u8) -> &mut PathItem {
-        if let Some(i) = self.paths.iter().position(|p| p.index == index) {
-            return &mut self.paths[i];
-        }
-        self.paths.push(PathItem {
-            index,
-            ..PathItem::default()
-        });
-        self.paths.sort_by_key(|p| p.index);
-        let i = self
-            .paths
-            .iter()
-            .position(|p| p.index == index)
-            .unwrap_or(0);
-        &mut self.paths[i]
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error("record of {0} bytes is shorter than its header")]
@@ -168,11 +148,96 @@ pub struct Decoder {
     stats: DecodeStats,
 }
 
-fn captured(payload: &[u8], flags: u8) -> Captured {
-    Captured {
-        bytes: payload.to_vec(),
-        flags,
+// Record framing, shared with the io_uring decoder (both rings carry the same header and
+// item layout).
+
+/// `rec` cut to the length its header gives, once that length is checked against what
+/// was received.
+pub(crate) fn framed(rec: &[u8]) -> Result<(RecHdr, &[u8]), DecodeError> {
+    let hdr = RecHdr::read(rec).ok_or(DecodeError::Short(rec.len()))?;
+    let len = hdr.len as usize;
+    if len < RecHdr::SIZE || len > rec.len() {
+        return Err(DecodeError::BadLength {
+            said: hdr.len,
+            got: rec.len(),
+        });
     }
+    Ok((hdr, &rec[..len]))
+}
+
+/// One item of a record: header, type, payload.
+pub(crate) struct Item<'r> {
+    pub hdr: ItemHdr,
+    pub kind: ItemType,
+    pub payload: &'r [u8],
+}
+
+impl Item<'_> {
+    pub(crate) fn captured(&self) -> Captured {
+        Captured {
+            bytes: self.payload.to_vec(),
+            flags: self.hdr.flags,
+        }
+    }
+
+    /// The path item this item belongs to (`paths` kept in index order), created on first
+    /// use.
+    pub(crate) fn path_in<'p>(&self, paths: &'p mut Vec<PathItem>) -> &'p mut PathItem {
+        let index = self.hdr.index;
+        if let Some(i) = paths.iter().position(|p| p.index == index) {
+            return &mut paths[i];
+        }
+        paths.push(PathItem {
+            index,
+            ..PathItem::default()
+        });
+        paths.sort_by_key(|p| p.index);
+        let i = paths.iter().position(|p| p.index == index).unwrap_or(0);
+        &mut paths[i]
+    }
+
+    /// The item is refused: its size is not the `expected` one.
+    pub(crate) fn size_error(&self, expected: usize) -> DecodeError {
+        DecodeError::ItemSize {
+            kind: self.kind,
+            len: self.hdr.len,
+            expected,
+        }
+    }
+
+    /// A fixed-size item must be exactly `expected` bytes.
+    pub(crate) fn expect_size(&self, expected: usize) -> Result<(), DecodeError> {
+        if self.payload.len() == expected {
+            Ok(())
+        } else {
+            Err(self.size_error(expected))
+        }
+    }
+}
+
+/// Calls `f` with each of the `n` items after the fixed part (`fixed` bytes) of `rec`; an
+/// item starts 8-aligned after the previous one.
+pub(crate) fn each_item<'r>(
+    rec: &'r [u8],
+    fixed: usize,
+    n: u16,
+    mut f: impl FnMut(&Item<'r>) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    let mut off = fixed;
+    for index in 0..n {
+        let hdr = rec
+            .get(off..)
+            .and_then(ItemHdr::read)
+            .ok_or(DecodeError::ItemOverrun { index, offset: off })?;
+        let start = off + ItemHdr::SIZE;
+        let payload = rec
+            .get(start..start + hdr.len as usize)
+            .ok_or(DecodeError::ItemOverrun { index, offset: off })?;
+        let kind = ItemType::try_from(u32::from(hdr.r#type))?;
+        f(&Item { hdr, kind, payload })?;
+        off = (start + hdr.len as usize + 7) & !7;
+    }
+    Ok(())
 }
 
 impl Decoder {
@@ -198,15 +263,7 @@ impl Decoder {
     }
 
     fn decode(&mut self, rec: &[u8]) -> Result<Option<SyscallEvent>, DecodeError> {
-        let hdr = RecHdr::read(rec).ok_or(DecodeError::Short(rec.len()))?;
-        let len = hdr.len as usize;
-        if len < RecHdr::SIZE || len > rec.len() {
-            return Err(DecodeError::BadLength {
-                said: hdr.len,
-                got: rec.len(),
-            });
-        }
-        let rec = &rec[..len];
+        let (hdr, rec) = framed(rec)?;
         match Kind::try_from(u32::from(hdr.kind))? {
             Kind::ArgvChunk => {
                 self.chunk(rec)?;
@@ -285,69 +342,41 @@ impl Decoder {
             task: sc.task,
             ..SyscallEvent::default()
         };
-        let mut off = Syscall::SIZE;
-        for index in 0..sc.nitems {
-            let h = rec
-                .get(off..)
-                .and_then(ItemHdr::read)
-                .ok_or(DecodeError::ItemOverrun { index, offset: off })?;
-            let start = off + ItemHdr::SIZE;
-            let payload = rec
-                .get(start..start + h.len as usize)
-                .ok_or(DecodeError::ItemOverrun { index, offset: off })?;
-            let kind = ItemType::try_from(u32::from(h.r#type))?;
-            let fixed = |expected: usize| {
-                if payload.len() == expected {
-                    Ok(())
-                } else {
-                    Err(DecodeError::ItemSize {
-                        kind,
-                        len: h.len,
-                        expected,
-                    })
-                }
-            };
-            match kind {
-                ItemType::Exe => ev.exe = Some(captured(payload, h.flags)),
-                ItemType::Cwd => ev.cwd = Some(captured(payload, h.flags)),
-                ItemType::PathName => ev.path_mut(h.index).name = Some(captured(payload, h.flags)),
-                ItemType::PathFull => ev.path_mut(h.index).full = Some(captured(payload, h.flags)),
-                ItemType::PathBase => ev.path_mut(h.index).base = Some(captured(payload, h.flags)),
+        each_item(rec, Syscall::SIZE, sc.nitems, |it| {
+            let payload = it.payload;
+            match it.kind {
+                ItemType::Exe => ev.exe = Some(it.captured()),
+                ItemType::Cwd => ev.cwd = Some(it.captured()),
+                ItemType::PathName => it.path_in(&mut ev.paths).name = Some(it.captured()),
+                ItemType::PathFull => it.path_in(&mut ev.paths).full = Some(it.captured()),
+                ItemType::PathBase => it.path_in(&mut ev.paths).base = Some(it.captured()),
                 ItemType::Groups => {
                     if payload.len() % 4 != 0 {
-                        return Err(DecodeError::ItemSize {
-                            kind,
-                            len: h.len,
-                            expected: 4,
-                        });
+                        return Err(it.size_error(4));
                     }
-                    ev.groups = Some(captured(payload, h.flags));
+                    ev.groups = Some(it.captured());
                 }
                 ItemType::Path => {
-                    fixed(Path::SIZE)?;
-                    ev.path_mut(h.index).object = Path::read(payload);
+                    it.expect_size(Path::SIZE)?;
+                    it.path_in(&mut ev.paths).object = Path::read(payload);
                 }
-                ItemType::Sockaddr => ev.sockaddr = Some(captured(payload, h.flags)),
-                ItemType::Proctitle => ev.proctitle = Some(captured(payload, h.flags)),
+                ItemType::Sockaddr => ev.sockaddr = Some(it.captured()),
+                ItemType::Proctitle => ev.proctitle = Some(it.captured()),
                 ItemType::Argv => {
-                    fixed(ArgvInfo::SIZE)?;
+                    it.expect_size(ArgvInfo::SIZE)?;
                     if let Some(info) = ArgvInfo::read(payload) {
                         ev.argv = Some(self.take_argv(ev.event_id, &info));
                     }
                 }
                 ItemType::ObjPid => {
-                    fixed(ObjPid::SIZE)?;
+                    it.expect_size(ObjPid::SIZE)?;
                     ev.obj_pid = ObjPid::read(payload);
                 }
                 ItemType::Rules => {
                     if payload.len() % RuleMatch::SIZE != 0
                         || payload.len() > 2 * RuleMatch::SIZE * VIGIL_MAX_RULESETS as usize
                     {
-                        return Err(DecodeError::ItemSize {
-                            kind,
-                            len: h.len,
-                            expected: RuleMatch::SIZE,
-                        });
+                        return Err(it.size_error(RuleMatch::SIZE));
                     }
                     for m in payload
                         .chunks_exact(RuleMatch::SIZE)
@@ -361,8 +390,8 @@ impl Decoder {
                     }
                 }
             }
-            off = (start + h.len as usize + 7) & !7;
-        }
+            Ok(())
+        })?;
         Ok(ev)
     }
 }

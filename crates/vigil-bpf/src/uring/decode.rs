@@ -2,9 +2,9 @@
 //! checked, integers read with vigil-abi's generated `read`, kinds and item types go through
 //! `TryFrom`; anything unexpected is a [`DecodeError`] (counted by the reader), never a panic.
 
-use vigil_abi::{ItemHdr, ItemType, Path, RecHdr, UringCqe, UringDeny, UringKind, UringOp};
+use vigil_abi::{ItemType, Path, UringCqe, UringDeny, UringKind, UringOp};
 
-use crate::decode::{Captured, DecodeError, PathItem};
+use crate::decode::{each_item, framed, Captured, DecodeError, PathItem};
 
 /// Items a uring record may carry.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -13,24 +13,6 @@ pub struct Items {
     pub cwd: Option<Captured>,
     pub paths: Vec<PathItem>,
     pub sockaddr: Option<Captured>,
-}
-
-impl Items {
-    fn path_mut(&mut self, index: u8) -> &mut PathItem {
-        if !self.paths.iter().any(|p| p.index == index) {
-            self.paths.push(PathItem {
-                index,
-                ..PathItem::default()
-            });
-            self.paths.sort_by_key(|p| p.index);
-        }
-        let i = self
-            .paths
-            .iter()
-            .position(|p| p.index == index)
-            .unwrap_or(0);
-        &mut self.paths[i]
-    }
 }
 
 /// An op at submit (or failed at init).
@@ -61,68 +43,31 @@ pub enum UringRecord {
     Policy(PolicyRec),
 }
 
-fn captured(payload: &[u8], flags: u8) -> Captured {
-    Captured {
-        bytes: payload.to_vec(),
-        flags,
-    }
-}
-
 /// Items after the fixed part (`fixed` bytes) of `rec`.
 fn items(rec: &[u8], fixed: usize, n: u16) -> Result<Items, DecodeError> {
     let mut out = Items::default();
-    let mut off = fixed;
-    for index in 0..n {
-        let h = rec
-            .get(off..)
-            .and_then(ItemHdr::read)
-            .ok_or(DecodeError::ItemOverrun { index, offset: off })?;
-        let start = off + ItemHdr::SIZE;
-        let payload = rec
-            .get(start..start + h.len as usize)
-            .ok_or(DecodeError::ItemOverrun { index, offset: off })?;
-        let kind = ItemType::try_from(u32::from(h.r#type))?;
-        match kind {
-            ItemType::Exe => out.exe = Some(captured(payload, h.flags)),
-            ItemType::Cwd => out.cwd = Some(captured(payload, h.flags)),
-            ItemType::PathName => out.path_mut(h.index).name = Some(captured(payload, h.flags)),
-            ItemType::PathFull => out.path_mut(h.index).full = Some(captured(payload, h.flags)),
+    each_item(rec, fixed, n, |it| {
+        match it.kind {
+            ItemType::Exe => out.exe = Some(it.captured()),
+            ItemType::Cwd => out.cwd = Some(it.captured()),
+            ItemType::PathName => it.path_in(&mut out.paths).name = Some(it.captured()),
+            ItemType::PathFull => it.path_in(&mut out.paths).full = Some(it.captured()),
             ItemType::Path => {
-                if payload.len() != Path::SIZE {
-                    return Err(DecodeError::ItemSize {
-                        kind,
-                        len: h.len,
-                        expected: Path::SIZE,
-                    });
-                }
-                out.path_mut(h.index).object = Path::read(payload);
+                it.expect_size(Path::SIZE)?;
+                it.path_in(&mut out.paths).object = Path::read(it.payload);
             }
-            ItemType::Sockaddr => out.sockaddr = Some(captured(payload, h.flags)),
+            ItemType::Sockaddr => out.sockaddr = Some(it.captured()),
             // Never sent by the io_uring programs: a record carrying one is refused.
-            _ => {
-                return Err(DecodeError::ItemSize {
-                    kind,
-                    len: h.len,
-                    expected: 0,
-                })
-            }
+            _ => return Err(it.size_error(0)),
         }
-        off = (start + h.len as usize + 7) & !7;
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
 /// Decodes one record of `vigil_uring_events`.
 pub fn decode(rec: &[u8]) -> Result<UringRecord, DecodeError> {
-    let hdr = RecHdr::read(rec).ok_or(DecodeError::Short(rec.len()))?;
-    let len = hdr.len as usize;
-    if len < RecHdr::SIZE || len > rec.len() {
-        return Err(DecodeError::BadLength {
-            said: hdr.len,
-            got: rec.len(),
-        });
-    }
-    let rec = &rec[..len];
+    let (hdr, rec) = framed(rec)?;
     Ok(match UringKind::try_from(u32::from(hdr.kind))? {
         UringKind::Submit => {
             let op = UringOp::read(rec).ok_or(DecodeError::Short(rec.len()))?;
@@ -145,7 +90,7 @@ pub fn decode(rec: &[u8]) -> Result<UringRecord, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_abi::{Creds, Task};
+    use vigil_abi::{Creds, ItemHdr, RecHdr, Task};
 
     fn hdr(kind: u16, len: u32) -> RecHdr {
         RecHdr {
