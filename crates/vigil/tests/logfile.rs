@@ -480,7 +480,7 @@ fn full_disk_suspends_counts_and_resumes() {
     let t0 = std::time::Instant::now();
     while w.shared().suspended().is_some() {
         assert!(
-            t0.elapsed().as_secs() < 10,
+            t0.elapsed().as_secs() < 60,
             "writer did not resume after space returned"
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
@@ -515,7 +515,7 @@ fn low_space_threshold_triggers_its_action() {
     std::fs::write(fs.0.join("filler"), vec![0u8; 600 << 10]).unwrap();
     let t0 = std::time::Instant::now();
     while w.shared().suspended().is_none() {
-        assert!(t0.elapsed().as_secs() < 10, "space_left never acted");
+        assert!(t0.elapsed().as_secs() < 60, "space_left never acted");
         sub.submit_wait(user_event(1, "tick"));
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
@@ -523,7 +523,7 @@ fn low_space_threshold_triggers_its_action() {
     std::fs::remove_file(fs.0.join("filler")).unwrap();
     let t0 = std::time::Instant::now();
     while w.shared().suspended().is_some() {
-        assert!(t0.elapsed().as_secs() < 10, "did not resume");
+        assert!(t0.elapsed().as_secs() < 60, "did not resume");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     w.stop(None);
