@@ -167,6 +167,38 @@ where
     T::try_from(map).map_err(map_err(name))
 }
 
+/// Stops auditing (and, on the io_uring side, denying) thread group `tgid`.
+pub(crate) fn exclude(excl: &mut HashMap<MapData, u32, u32>, tgid: u32) -> Result<()> {
+    excl.insert(tgid, 1, 0).map_err(map_err("vigil_excl"))
+}
+
+/// Undoes [`exclude`]; a `tgid` that was not excluded is no error.
+pub(crate) fn include(excl: &mut HashMap<MapData, u32, u32>, tgid: u32) -> Result<()> {
+    match excl.remove(&tgid) {
+        Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
+        Err(e) => Err(map_err("vigil_excl")(e)),
+    }
+}
+
+/// Calls `f` with each CPU's copy of the single entry of the per-CPU array `name`.
+pub(crate) fn each_cpu<const N: usize>(
+    map: &PerCpuArray<MapData, [u8; N]>,
+    name: &'static str,
+    mut f: impl FnMut(&[u8; N]),
+) -> Result<()> {
+    for raw in map.get(&0, 0).map_err(map_err(name))?.iter() {
+        f(raw);
+    }
+    Ok(())
+}
+
+/// Kernel ids of the programs loaded from `ebpf` (to find them in `bpftool`/`loaded_links`).
+pub(crate) fn program_ids(ebpf: &Ebpf) -> Vec<u32> {
+    ebpf.programs()
+        .filter_map(|(_, p)| p.info().ok().map(|i| i.id()))
+        .collect()
+}
+
 /// The C representation of an ABI value, as a map value.
 pub(crate) fn encode<const N: usize>(write: impl FnOnce(&mut Vec<u8>)) -> [u8; N] {
     let mut v = Vec::with_capacity(N);
@@ -543,40 +575,26 @@ impl Loader {
 
     /// Kernel ids of the loaded programs (to find them in `bpftool`/`loaded_links`).
     pub fn program_ids(&self) -> Vec<u32> {
-        self.ebpf
-            .programs()
-            .filter_map(|(_, p)| p.info().ok().map(|i| i.id()))
-            .collect()
+        program_ids(&self.ebpf)
     }
 
     /// Stops auditing thread group `tgid` (vigil's own process, helpers).
     pub fn exclude_tgid(&mut self, tgid: u32) -> Result<()> {
-        self.maps
-            .excl
-            .insert(tgid, 1, 0)
-            .map_err(map_err("vigil_excl"))
+        exclude(&mut self.maps.excl, tgid)
     }
 
     pub fn include_tgid(&mut self, tgid: u32) -> Result<()> {
-        match self.maps.excl.remove(&tgid) {
-            Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
-            Err(e) => Err(map_err("vigil_excl")(e)),
-        }
+        include(&mut self.maps.excl, tgid)
     }
 
     /// The BPF counters, summed over CPUs.
     pub fn counters(&self) -> Result<Counters> {
-        let per_cpu = self
-            .maps
-            .percpu
-            .get(&0, 0)
-            .map_err(map_err("vigil_percpu"))?;
         let mut c = Counters::default();
-        for raw in per_cpu.iter() {
+        each_cpu(&self.maps.percpu, "vigil_percpu", |raw| {
             if let Some(p) = Percpu::read(raw) {
                 c.add(&p);
             }
-        }
+        })?;
         Ok(c)
     }
 
@@ -595,8 +613,10 @@ impl Drop for Loader {
     }
 }
 
-/// Waits until every BPF program that may have read the previous generation has finished.
-fn sync_rcu() {
+/// Waits until every BPF program that may have read the previous generation has finished:
+/// tracepoint, cgroup and LSM programs run inside RCU read sections, and
+/// `membarrier(MEMBARRIER_CMD_GLOBAL)` runs `synchronize_rcu()`. Used by both loaders.
+pub(crate) fn sync_rcu() {
     const MEMBARRIER_CMD_GLOBAL: libc::c_long = 1;
     // SAFETY: membarrier takes plain integers and touches no memory of ours.
     let rc = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) };

@@ -25,7 +25,9 @@ use super::policy::{CompiledPolicy, PolicyMode};
 use super::reader::UringReader;
 use crate::error::{Error, Result};
 use crate::features::{self, Features};
-use crate::loader::{encode, map_err, prog_err, take};
+use crate::loader::{
+    each_cpu, encode, exclude, include, map_err, prog_err, program_ids, sync_rcu, take,
+};
 use crate::object;
 
 /// Tracepoint programs: (program, tracepoint).
@@ -428,44 +430,26 @@ impl UringLoader {
 
     /// Stops auditing (and denying) thread group `tgid`.
     pub fn exclude_tgid(&mut self, tgid: u32) -> Result<()> {
-        self.maps
-            .excl
-            .insert(tgid, 1, 0)
-            .map_err(map_err("vigil_excl"))
+        exclude(&mut self.maps.excl, tgid)
     }
 
     pub fn include_tgid(&mut self, tgid: u32) -> Result<()> {
-        match self.maps.excl.remove(&tgid) {
-            Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
-            Err(e) => Err(map_err("vigil_excl")(e)),
-        }
+        include(&mut self.maps.excl, tgid)
     }
 
     /// The counters, summed over CPUs.
     pub fn counters(&self) -> Result<UringCounters> {
         let mut c = UringCounters::default();
-        for raw in self
-            .maps
-            .upc
-            .get(&0, 0)
-            .map_err(map_err("vigil_uring_percpu"))?
-            .iter()
-        {
+        each_cpu(&self.maps.upc, "vigil_uring_percpu", |raw| {
             if let Some(p) = UringPercpu::read(raw) {
                 c.add(&p);
             }
-        }
-        for raw in self
-            .maps
-            .pc
-            .get(&0, 0)
-            .map_err(map_err("vigil_percpu"))?
-            .iter()
-        {
+        })?;
+        each_cpu(&self.maps.pc, "vigil_percpu", |raw| {
             if let Some(p) = Percpu::read(raw) {
                 c.items.add(&p);
             }
-        }
+        })?;
         Ok(c)
     }
 
@@ -507,22 +491,7 @@ impl UringLoader {
 
     /// Kernel ids of the loaded programs.
     pub fn program_ids(&self) -> Vec<u32> {
-        self.ebpf
-            .programs()
-            .filter_map(|(_, p)| p.info().ok().map(|i| i.id()))
-            .collect()
-    }
-}
-
-/// Waits until no program still judges with the previous generation: BPF tracepoint, cgroup
-/// and LSM programs run inside RCU read sections, and `membarrier(MEMBARRIER_CMD_GLOBAL)` runs
-/// `synchronize_rcu()` (the syscall side does the same, `crate::loader`).
-fn sync_rcu() {
-    const MEMBARRIER_CMD_GLOBAL: libc::c_long = 1;
-    // SAFETY: membarrier takes plain integers and touches no memory of ours.
-    let rc = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) };
-    if rc != 0 {
-        std::thread::sleep(Duration::from_millis(50));
+        program_ids(&self.ebpf)
     }
 }
 
