@@ -3,9 +3,9 @@
 
 use std::io::BufRead;
 
-use crate::error::{Error, Snippet};
+use crate::error::Error;
+use crate::json::JsonLines;
 use crate::raw::{RawEvent, TRACE_VERSION};
-use crate::text::reader::read_line_bounded;
 
 /// Longest trace line accepted (a huge argv fits; memory stays bounded).
 pub const MAX_LINE: usize = 64 << 20;
@@ -53,25 +53,19 @@ pub fn parse_line(line: &[u8]) -> Result<Option<RawEvent>, (usize, String)> {
 
 /// Iterator over the events of a trace.
 pub struct TraceReader<B> {
-    input: B,
-    name: String,
-    line_no: u64,
-    buf: Vec<u8>,
+    lines: JsonLines<B>,
 }
 
 impl<B: BufRead> TraceReader<B> {
     pub fn new(input: B, name: impl Into<String>) -> TraceReader<B> {
         TraceReader {
-            input,
-            name: name.into(),
-            line_no: 0,
-            buf: Vec::new(),
+            lines: JsonLines::new(input, name.into(), MAX_LINE),
         }
     }
 
     /// Lines read so far (the line of the last event returned).
     pub fn line_number(&self) -> u64 {
-        self.line_no
+        self.lines.line_number()
     }
 }
 
@@ -79,41 +73,6 @@ impl<B: BufRead> Iterator for TraceReader<B> {
     type Item = Result<RawEvent, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let too_long = match read_line_bounded(&mut self.input, &mut self.buf, MAX_LINE) {
-                Ok(None) => return None,
-                Ok(Some(t)) => t,
-                Err(err) => {
-                    return Some(Err(Error::Io {
-                        source_name: self.name.clone(),
-                        line: self.line_no,
-                        err,
-                    }))
-                }
-            };
-            self.line_no += 1;
-            if too_long {
-                return Some(Err(Error::Parse {
-                    source_name: self.name.clone(),
-                    line: self.line_no,
-                    column: MAX_LINE + 1,
-                    problem: format!("line longer than {MAX_LINE} bytes"),
-                    text: Snippet::of(&self.buf),
-                }));
-            }
-            match parse_line(&self.buf) {
-                Ok(None) => {}
-                Ok(Some(ev)) => return Some(Ok(ev)),
-                Err((column, problem)) => {
-                    return Some(Err(Error::Parse {
-                        source_name: self.name.clone(),
-                        line: self.line_no,
-                        column,
-                        problem,
-                        text: Snippet::of(&self.buf),
-                    }))
-                }
-            }
-        }
+        self.lines.next_item(parse_line)
     }
 }

@@ -4,5 +4,6 @@ mod reader;
 mod value;
 mod writer;
 
+pub(crate) use reader::JsonLines;
 pub use reader::{event_from_json, JsonReader};
 pub use writer::{JsonWriter, JSON_SCHEMA};

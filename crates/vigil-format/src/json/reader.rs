@@ -230,31 +230,40 @@ fn field_from(rtype: RecordType, name: &str, v: &J) -> Result<Field, String> {
     Ok(Field { name: fname, value })
 }
 
-/// Iterator over the events of a JSON lines stream.
-pub struct JsonReader<B> {
+/// The lines of a JSON-lines input (vigil's JSON log, replay traces): numbered, bounded to
+/// `max_line` bytes, every failure an error naming the source, line and column.
+pub(crate) struct JsonLines<B> {
     input: B,
     name: String,
+    max_line: usize,
     line_no: u64,
     buf: Vec<u8>,
 }
 
-impl<B: BufRead> JsonReader<B> {
-    pub fn new(input: B, name: impl Into<String>) -> JsonReader<B> {
-        JsonReader {
+impl<B: BufRead> JsonLines<B> {
+    pub(crate) fn new(input: B, name: String, max_line: usize) -> JsonLines<B> {
+        JsonLines {
             input,
-            name: name.into(),
+            name,
+            max_line,
             line_no: 0,
             buf: Vec::new(),
         }
     }
-}
 
-impl<B: BufRead> Iterator for JsonReader<B> {
-    type Item = Result<Event, Error>;
+    /// Lines read so far.
+    pub(crate) fn line_number(&self) -> u64 {
+        self.line_no
+    }
 
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next item: `parse` reads each line in turn, `Ok(None)` skipping it, until one
+    /// yields an item or fails (`Err((column, problem))`). `None` at the end of the input.
+    pub(crate) fn next_item<T>(
+        &mut self,
+        mut parse: impl FnMut(&[u8]) -> Result<Option<T>, (usize, String)>,
+    ) -> Option<Result<T, Error>> {
         loop {
-            let too_long = match read_line_bounded(&mut self.input, &mut self.buf, MAX_LINE) {
+            let too_long = match read_line_bounded(&mut self.input, &mut self.buf, self.max_line) {
                 Ok(None) => return None,
                 Ok(Some(t)) => t,
                 Err(err) => {
@@ -266,25 +275,54 @@ impl<B: BufRead> Iterator for JsonReader<B> {
                 }
             };
             self.line_no += 1;
-            if too_long {
-                return Some(Err(Error::Parse {
-                    source_name: self.name.clone(),
-                    line: self.line_no,
-                    column: MAX_LINE + 1,
-                    problem: format!("line longer than {MAX_LINE} bytes"),
-                    text: Snippet::of(&self.buf),
-                }));
-            }
-            if self.buf.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            return Some(event_from_json(&self.buf).map_err(|problem| Error::Parse {
+            let failed = if too_long {
+                (
+                    self.max_line + 1,
+                    format!("line longer than {} bytes", self.max_line),
+                )
+            } else {
+                match parse(&self.buf) {
+                    Ok(None) => continue,
+                    Ok(Some(item)) => return Some(Ok(item)),
+                    Err(e) => e,
+                }
+            };
+            let (column, problem) = failed;
+            return Some(Err(Error::Parse {
                 source_name: self.name.clone(),
                 line: self.line_no,
-                column: 1,
+                column,
                 problem,
                 text: Snippet::of(&self.buf),
             }));
         }
+    }
+}
+
+/// Iterator over the events of a JSON lines stream.
+pub struct JsonReader<B> {
+    lines: JsonLines<B>,
+}
+
+impl<B: BufRead> JsonReader<B> {
+    pub fn new(input: B, name: impl Into<String>) -> JsonReader<B> {
+        JsonReader {
+            lines: JsonLines::new(input, name.into(), MAX_LINE),
+        }
+    }
+}
+
+impl<B: BufRead> Iterator for JsonReader<B> {
+    type Item = Result<Event, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.lines.next_item(|line| {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                return Ok(None);
+            }
+            event_from_json(line)
+                .map(Some)
+                .map_err(|problem| (1, problem))
+        })
     }
 }
