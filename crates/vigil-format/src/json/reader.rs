@@ -326,3 +326,36 @@ impl<B: BufRead> Iterator for JsonReader<B> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &[u8]) -> Result<Option<Vec<u8>>, (usize, String)> {
+        match line {
+            b"" => Ok(None),
+            b"bad" => Err((2, "bad line".into())),
+            l => Ok(Some(l.to_vec())),
+        }
+    }
+
+    #[test]
+    fn lines_are_numbered_bounded_and_located() {
+        let input: &[u8] = b"ab\n\nbad\n0123456789\ncd\n";
+        let mut lines = JsonLines::new(input, "in.json".into(), 8);
+        assert_eq!(lines.next_item(parse).unwrap().unwrap(), b"ab");
+        let e = lines.next_item(parse).unwrap().unwrap_err().to_string();
+        assert!(
+            e.contains("in.json") && e.contains(":3:2") && e.contains("bad line"),
+            "{e}"
+        );
+        let e = lines.next_item(parse).unwrap().unwrap_err().to_string();
+        assert!(
+            e.contains(":4:9") && e.contains("longer than 8 bytes"),
+            "{e}"
+        );
+        assert_eq!(lines.next_item(parse).unwrap().unwrap(), b"cd");
+        assert_eq!(lines.line_number(), 5);
+        assert!(lines.next_item(parse).is_none());
+    }
+}
