@@ -91,46 +91,36 @@ impl SystemResolver {
 }
 
 fn lookup_user(uid: u32) -> Option<String> {
-    let mut buf = vec![0 as libc::c_char; 4096];
-    // SAFETY: all-zero is a valid passwd (null pointers, zero ids); it is only read after
-    // getpwuid_r reports success, when its pointers point into `buf`.
-    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    loop {
-        // SAFETY: every pointer is valid for the length passed; getpwuid_r writes only there.
-        let rc = unsafe {
-            libc::getpwuid_r(
-                uid,
-                &raw mut pw,
-                buf.as_mut_ptr(),
-                buf.len(),
-                &raw mut result,
-            )
-        };
-        if rc == libc::ERANGE && buf.len() < 1 << 20 {
-            buf.resize(buf.len() * 2, 0);
-            continue;
-        }
-        if rc != 0 || result.is_null() || pw.pw_name.is_null() {
-            return None;
-        }
-        // SAFETY: on success pw_name is a NUL-terminated string inside `buf`.
-        let name = unsafe { std::ffi::CStr::from_ptr(pw.pw_name) };
-        return Some(name.to_string_lossy().into_owned());
-    }
+    lookup_name(uid, libc::getpwuid_r, |pw: &libc::passwd| pw.pw_name)
 }
 
 fn lookup_group(gid: u32) -> Option<String> {
+    lookup_name(gid, libc::getgrgid_r, |gr: &libc::group| gr.gr_name)
+}
+
+/// The C signature `getpwuid_r` and `getgrgid_r` share, over their entry type.
+type ReentrantLookup<E> =
+    unsafe extern "C" fn(u32, *mut E, *mut libc::c_char, libc::size_t, *mut *mut E) -> libc::c_int;
+
+/// The name an NSS entry gives `id`, through a reentrant lookup (`getpwuid_r` with a
+/// `passwd`, `getgrgid_r` with a `group`); the buffer grows while the entry does not fit.
+fn lookup_name<E>(
+    id: u32,
+    lookup: ReentrantLookup<E>,
+    name_of: fn(&E) -> *mut libc::c_char,
+) -> Option<String> {
     let mut buf = vec![0 as libc::c_char; 4096];
-    // SAFETY: as in lookup_user.
-    let mut gr: libc::group = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: E is `passwd` or `group`, for which all-zero is valid (null pointers, zero
+    // ids); the entry is only read after the lookup reports success, when its pointers
+    // point into `buf`.
+    let mut entry: E = unsafe { std::mem::zeroed() };
+    let mut result: *mut E = std::ptr::null_mut();
     loop {
-        // SAFETY: every pointer is valid for the length passed; getgrgid_r writes only there.
+        // SAFETY: every pointer is valid for the length passed; the lookup writes only there.
         let rc = unsafe {
-            libc::getgrgid_r(
-                gid,
-                &raw mut gr,
+            lookup(
+                id,
+                &raw mut entry,
                 buf.as_mut_ptr(),
                 buf.len(),
                 &raw mut result,
@@ -140,11 +130,12 @@ fn lookup_group(gid: u32) -> Option<String> {
             buf.resize(buf.len() * 2, 0);
             continue;
         }
-        if rc != 0 || result.is_null() || gr.gr_name.is_null() {
+        let name = name_of(&entry);
+        if rc != 0 || result.is_null() || name.is_null() {
             return None;
         }
-        // SAFETY: on success gr_name is a NUL-terminated string inside `buf`.
-        let name = unsafe { std::ffi::CStr::from_ptr(gr.gr_name) };
+        // SAFETY: on success the name is a NUL-terminated string inside `buf`.
+        let name = unsafe { std::ffi::CStr::from_ptr(name) };
         return Some(name.to_string_lossy().into_owned());
     }
 }
