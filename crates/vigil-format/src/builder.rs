@@ -169,6 +169,18 @@ fn success_value(raw: &RawEvent) -> Value {
     Value::tok(if raw.success() { "yes" } else { "no" })
 }
 
+/// The task's credentials in the kernel's order (as SYSCALL and URINGOP records give them).
+fn push_creds(r: &mut Record, t: &RawTask) {
+    r.push(f::UID, Value::Dec(t.uid.into()));
+    r.push(f::GID, Value::Dec(t.gid.into()));
+    r.push(f::EUID, Value::Dec(t.euid.into()));
+    r.push(f::SUID, Value::Dec(t.suid.into()));
+    r.push(f::FSUID, Value::Dec(t.fsuid.into()));
+    r.push(f::EGID, Value::Dec(t.egid.into()));
+    r.push(f::SGID, Value::Dec(t.sgid.into()));
+    r.push(f::FSGID, Value::Dec(t.fsgid.into()));
+}
+
 fn syscall_record(raw: &RawEvent, key: Value) -> Record {
     let t = &raw.task;
     let mut r = Record::new(rt::SYSCALL);
@@ -185,14 +197,7 @@ fn syscall_record(raw: &RawEvent, key: Value) -> Record {
     r.push(f::PPID, Value::Dec(t.ppid.into()));
     r.push(f::PID, Value::Dec(t.pid.into()));
     r.push(f::AUID, Value::Dec(t.auid.into()));
-    r.push(f::UID, Value::Dec(t.uid.into()));
-    r.push(f::GID, Value::Dec(t.gid.into()));
-    r.push(f::EUID, Value::Dec(t.euid.into()));
-    r.push(f::SUID, Value::Dec(t.suid.into()));
-    r.push(f::FSUID, Value::Dec(t.fsuid.into()));
-    r.push(f::EGID, Value::Dec(t.egid.into()));
-    r.push(f::SGID, Value::Dec(t.sgid.into()));
-    r.push(f::FSGID, Value::Dec(t.fsgid.into()));
+    push_creds(&mut r, t);
     r.push(f::TTY, tty_value(t));
     r.push(f::SES, Value::Dec(t.ses.into()));
     r.push(f::COMM, Value::Str(t.comm.0.clone()));
@@ -218,14 +223,7 @@ fn uringop_record(raw: &RawEvent, key: Value) -> Record {
     r.push(f::ITEMS, Value::Dec(raw.paths.len() as u64));
     r.push(f::PPID, Value::Dec(t.ppid.into()));
     r.push(f::PID, Value::Dec(t.pid.into()));
-    r.push(f::UID, Value::Dec(t.uid.into()));
-    r.push(f::GID, Value::Dec(t.gid.into()));
-    r.push(f::EUID, Value::Dec(t.euid.into()));
-    r.push(f::SUID, Value::Dec(t.suid.into()));
-    r.push(f::FSUID, Value::Dec(t.fsuid.into()));
-    r.push(f::EGID, Value::Dec(t.egid.into()));
-    r.push(f::SGID, Value::Dec(t.sgid.into()));
-    r.push(f::FSGID, Value::Dec(t.fsgid.into()));
+    push_creds(&mut r, t);
     if let Some(s) = &t.subj {
         r.push(f::SUBJ, tok_bytes(&s.0));
     }
