@@ -453,16 +453,20 @@ impl CompiledSet {
         (r.key != NONE).then_some(r.index)
     }
 
-    /// The task list; returns the rule sets it decided.
-    fn eval_task(&self, ev: &EventInput, all: u64, out: &mut Decision) -> u64 {
-        let table = self.table(TableKind::Task);
-        if table.rules == 0 {
-            return 0;
-        }
+    /// The first matching rule of each of the `n` rule sets in `table`, for the lists judged
+    /// without objects or a syscall (task; user and exclude with `msg`). Returns the rule ids
+    /// (`NONE`: no match) and the rule sets whose walk aborted.
+    fn first_matches_without_objects(
+        &self,
+        table: &Table,
+        ev: &EventInput,
+        all: u64,
+        n: usize,
+        msg: bool,
+    ) -> ([u32; 64], u64) {
         let mut srcs = Sources::new();
         self.gather_index(table, ev, &[], None, &mut srcs);
         srcs.push(table.residual);
-        let n = out.verdicts.len();
         let mut found = [NONE; 64];
         let limit = [NONE; 64];
         let hidden = [0u64; 64];
@@ -470,7 +474,7 @@ impl CompiledSet {
             ev,
             objs: &[],
             in_syscall: false,
-            msg: false,
+            msg,
             name: None,
             hidden: 0,
         };
@@ -480,7 +484,18 @@ impl CompiledSet {
             open: all,
             limit: &limit,
         };
-        self.first_matches(&srcs, &mut cx, &walk, &mut found[..n]);
+        let aborted = self.first_matches(&srcs, &mut cx, &walk, &mut found[..n]);
+        (found, aborted)
+    }
+
+    /// The task list; returns the rule sets it decided.
+    fn eval_task(&self, ev: &EventInput, all: u64, out: &mut Decision) -> u64 {
+        let table = self.table(TableKind::Task);
+        if table.rules == 0 {
+            return 0;
+        }
+        let n = out.verdicts.len();
+        let (found, _) = self.first_matches_without_objects(table, ev, all, n, false);
         let mut decided = 0;
         for (rs, id) in found[..n].iter().enumerate() {
             if *id == NONE {
@@ -545,28 +560,8 @@ impl CompiledSet {
         if table.rules == 0 {
             return;
         }
-        let mut srcs = Sources::new();
-        self.gather_index(table, ev, &[], None, &mut srcs);
-        srcs.push(table.residual);
         let n = out.verdicts.len();
-        let mut found = [NONE; 64];
-        let limit = [NONE; 64];
-        let hidden = [0u64; 64];
-        let mut cx = Cx {
-            ev,
-            objs: &[],
-            in_syscall: false,
-            msg: true,
-            name: None,
-            hidden: 0,
-        };
-        let walk = Walk {
-            hidden: &hidden,
-            nr: None,
-            open: all,
-            limit: &limit,
-        };
-        let aborted = self.first_matches(&srcs, &mut cx, &walk, &mut found[..n]);
+        let (found, aborted) = self.first_matches_without_objects(table, ev, all, n, true);
         for (rs, id) in found[..n].iter().enumerate() {
             if *id == NONE {
                 continue;
