@@ -340,7 +340,9 @@ fn cond_tokens(words: &[Token]) -> Vec<Token> {
     out
 }
 
-fn allowed(f: Field) -> bool {
+/// The task fields a deny rule compares as plain numbers (the BPF policy takes them as
+/// they are; `exe` and `contid`, also allowed, need their own encoding).
+pub fn numeric_field(f: Field) -> bool {
     matches!(
         f,
         Field::Pid
@@ -357,9 +359,11 @@ fn allowed(f: Field) -> bool {
             | Field::Pers
             | Field::SessionId
             | Field::LoginuidSet
-            | Field::Exe
-            | Field::ContId
     )
+}
+
+fn allowed(f: Field) -> bool {
+    numeric_field(f) || matches!(f, Field::Exe | Field::ContId)
 }
 
 /// Parses a policy file: every non-blank, non-comment line must be a deny rule. All errors are

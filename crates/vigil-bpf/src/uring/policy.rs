@@ -20,7 +20,7 @@ use vigil_abi::{
     VIGIL_POL_F_SQPOLL, VIGIL_POL_MAX_CONDS, VIGIL_POL_MAX_RULES,
 };
 use vigil_rules::ast::{Condition, Field, Op, Syscalls, Value};
-use vigil_rules::policy::PolicyRule;
+use vigil_rules::policy::{self, PolicyRule};
 
 /// Opcodes a cgroup `sock_addr` hook sees: CONNECT 16; BIND 56; SENDMSG 9, SEND 26, `SEND_ZC` 47,
 /// `SENDMSG_ZC` 48 (`POL_OPS_*` in `lib/uring_policy.h`).
@@ -210,23 +210,9 @@ pub fn compile(
                     }
                 }
                 (Field::ContId, Value::Num(n)) => (VIGIL_POL_FIELD_CONTID, 0, *n),
-                (
-                    Field::Pid
-                    | Field::Ppid
-                    | Field::Uid
-                    | Field::Euid
-                    | Field::Suid
-                    | Field::Fsuid
-                    | Field::Gid
-                    | Field::Egid
-                    | Field::Sgid
-                    | Field::Fsgid
-                    | Field::Auid
-                    | Field::Pers
-                    | Field::SessionId
-                    | Field::LoginuidSet,
-                    Value::Num(n),
-                ) => (field.kernel_number(), 0, *n),
+                (_, Value::Num(n)) if policy::numeric_field(*field) => {
+                    (field.kernel_number(), 0, *n)
+                }
                 _ => {
                     return Err(PolicyError::Field {
                         at,
