@@ -23,6 +23,7 @@ use vigil_bpf::{EventReader, FilterSet, LoadOptions, Loader};
 use vigil_rules::reference::Decision;
 
 use super::source::{Delivery, EventSource};
+use super::sync::SyncPoint;
 use crate::pipeline::{fill_obj_pids, RuleFilter};
 
 /// How long the reader waits for the ring buffer before looking at `stop` and sync requests.
@@ -57,12 +58,7 @@ pub struct BpfSource {
     orphan_chunks: AtomicU64,
     argv_incomplete: AtomicU64,
     stats: Stats,
-    /// Sync requests made / served (a pass over the ring buffer after the request).
-    sync_asked: AtomicU64,
-    sync_done: AtomicU64,
-    /// The reader loop has returned. Until then a sync waits for it, also before it started:
-    /// events of a request made right after the daemon came up may already be in the ring.
-    ended: AtomicBool,
+    sync: SyncPoint,
 }
 
 /// `a` is older than `b` (generations wrap).
@@ -91,9 +87,7 @@ impl BpfSource {
             orphan_chunks: AtomicU64::new(0),
             argv_incomplete: AtomicU64::new(0),
             stats: Stats::default(),
-            sync_asked: AtomicU64::new(0),
-            sync_done: AtomicU64::new(0),
-            ended: AtomicBool::new(false),
+            sync: SyncPoint::default(),
         })
     }
 
@@ -217,10 +211,10 @@ impl EventSource for BpfSource {
         let mut decision = Decision::default();
         let mut newest_seen: Option<u32> = None;
         while !stop.load(Ordering::Relaxed) {
-            let asked = self.sync_asked.load(Ordering::Acquire);
+            let asked = self.sync.pass_begins();
             if let Err(e) = reader.wait(Some(POLL)) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
-                    self.ended.store(true, Ordering::Release);
+                    self.sync.end();
                     return Err(format!("ring buffer: {e}"));
                 }
             }
@@ -239,6 +233,7 @@ impl EventSource for BpfSource {
             };
             refresh(&mut local, &mut version);
             reader.drain(|ev| {
+                self.sync.delivered();
                 if !kernel_logs(&ev) {
                     return;
                 }
@@ -289,28 +284,18 @@ impl EventSource for BpfSource {
                 .store(st.orphan_chunks, Ordering::Relaxed);
             self.argv_incomplete
                 .store(st.argv_incomplete, Ordering::Relaxed);
-            self.sync_done.store(asked, Ordering::Release);
+            self.sync.pass_done(asked);
             if last_refresh.elapsed() >= REFRESH_PATHS {
                 last_refresh = Instant::now();
                 self.refresh_paths();
             }
         }
-        self.ended.store(true, Ordering::Release);
+        self.sync.end();
         Ok(())
     }
 
     fn sync(&self) {
-        if self.ended.load(Ordering::Acquire) {
-            return;
-        }
-        let want = self.sync_asked.fetch_add(1, Ordering::AcqRel) + 1;
-        let t0 = Instant::now();
-        while self.sync_done.load(Ordering::Acquire) < want
-            && t0.elapsed() < Duration::from_secs(2)
-            && !self.ended.load(Ordering::Acquire)
-        {
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        self.sync.wait("BPF");
     }
 
     fn lost(&self) -> BTreeMap<String, u64> {

@@ -14,6 +14,7 @@ pub mod signals;
 pub mod source;
 pub mod sources;
 pub mod status;
+pub mod sync;
 pub mod uring;
 
 use std::path::PathBuf;

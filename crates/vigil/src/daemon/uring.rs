@@ -26,6 +26,7 @@ use vigil_format::{Event, RawEvent};
 
 use super::signals::poll_readable;
 use super::source::Delivery;
+use super::sync::SyncPoint;
 use crate::pipeline::{event_input, RuleFilter};
 
 /// Writes one denial event: the argument builds it from a serial the writer picks.
@@ -117,10 +118,7 @@ pub struct UringSource {
     judge: Mutex<Option<RuleFilter>>,
     judge_version: AtomicU64,
     counts: Counts,
-    sync_asked: AtomicU64,
-    sync_done: AtomicU64,
-    /// The reader loop has returned (a sync waits for it until then, also before it started).
-    ended: AtomicBool,
+    sync: SyncPoint,
 }
 
 fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -138,9 +136,7 @@ impl UringSource {
             judge: Mutex::new(None),
             judge_version: AtomicU64::new(0),
             counts: Counts::default(),
-            sync_asked: AtomicU64::new(0),
-            sync_done: AtomicU64::new(0),
-            ended: AtomicBool::new(false),
+            sync: SyncPoint::default(),
         }
     }
 
@@ -239,7 +235,7 @@ impl UringSource {
         stop: &AtomicBool,
     ) -> Result<(), String> {
         let res = self.read_loop(deliver, denial, stop);
-        self.ended.store(true, Ordering::Release);
+        self.sync.end();
         res
     }
 
@@ -256,11 +252,11 @@ impl UringSource {
         let mut ops: Vec<RawEvent> = Vec::new();
         let mut denied: Vec<(vigil_bpf::uring::Denial, Vec<String>, String)> = Vec::new();
         while !stop.load(Ordering::Relaxed) {
-            let asked = self.sync_asked.load(Ordering::Acquire);
+            let asked = self.sync.pass_begins();
             let fd: RawFd = self.fd.load(Ordering::Acquire);
             if fd < 0 {
                 std::thread::sleep(POLL);
-                self.sync_done.store(asked, Ordering::Release);
+                self.sync.pass_done(asked);
                 continue;
             }
             let ms = i32::try_from(POLL.as_millis()).unwrap_or(50);
@@ -276,7 +272,12 @@ impl UringSource {
             // Read under the lock, judge and write outside it: a blocked writer queue must
             // not hold up rule changes.
             if let Some(s) = locked(&self.service).as_mut() {
-                s.poll(&mut |raw| ops.push(raw), &mut |d, keys, origin| {
+                let sync = &self.sync;
+                let mut take = |raw| {
+                    ops.push(raw);
+                    sync.delivered();
+                };
+                s.poll(&mut take, &mut |d, keys, origin| {
                     denied.push((d.clone(), keys.to_vec(), origin.to_owned()));
                 });
             }
@@ -301,23 +302,15 @@ impl UringSource {
                 self.counts.denials.fetch_add(1, Ordering::Relaxed);
                 denial(&|serial| convert::denial_event(&d, &clock, serial, &keys, &origin));
             }
-            self.sync_done.store(asked, Ordering::Release);
+            self.sync.pass_done(asked);
         }
         Ok(())
     }
 
     /// Returns once every record in the ring buffer when called has been delivered.
     pub fn sync(&self) {
-        if self.ended.load(Ordering::Acquire) || !self.loaded() {
-            return;
-        }
-        let want = self.sync_asked.fetch_add(1, Ordering::AcqRel) + 1;
-        let t0 = Instant::now();
-        while self.sync_done.load(Ordering::Acquire) < want
-            && t0.elapsed() < Duration::from_secs(2)
-            && !self.ended.load(Ordering::Acquire)
-        {
-            std::thread::sleep(Duration::from_millis(2));
+        if self.loaded() {
+            self.sync.wait("io_uring");
         }
     }
 
