@@ -41,8 +41,8 @@ fn lost(d: &KernelDaemon) -> u64 {
 }
 
 /// Waits until the daemon has taken `n` events of the test's rules off the ring buffer (each
-/// matched, or counted lost), before a sync marker: the marker's source sync gives up after
-/// 2 s, and on a loaded machine the reader can still be that far behind a flood.
+/// matched, or counted lost), before a sync marker: the marker's source sync gives up when the
+/// reader stalls for 2 s or after 20 s, and a loaded machine's reader can be far behind a flood.
 fn wait_taken(d: &KernelDaemon, n: u64) {
     let t0 = Instant::now();
     loop {

@@ -294,8 +294,8 @@ impl EventSource for BpfSource {
         Ok(())
     }
 
-    fn sync(&self) {
-        self.sync.wait("BPF");
+    fn sync(&self, deadline: Instant) {
+        self.sync.wait("BPF", deadline);
     }
 
     fn lost(&self) -> BTreeMap<String, u64> {

@@ -330,7 +330,8 @@ impl Daemon {
             Op::Load { name, text } => self.change(who, |r| r.load_text(&text, &name)),
             Op::Message { text } => {
                 // Events captured before the request go first, as the kernel orders them.
-                self.source.sync();
+                self.source
+                    .sync(std::time::Instant::now() + super::sync::MAX_WAIT);
                 self.write(self.records().user_message(who, &text));
                 self.sync();
                 Response::ok()

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::io::BufReader;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use vigil_format::trace::TraceReader;
 use vigil_format::RawEvent;
@@ -58,8 +58,8 @@ pub trait EventSource: Send + Sync {
     fn run(&self, deliver: &mut dyn FnMut(Delivery), stop: &AtomicBool) -> Result<(), String>;
 
     /// Returns once every event the kernel had captured when called has been delivered
-    /// (`vigil ctl -m` markers come after them in the log).
-    fn sync(&self) {}
+    /// (`vigil ctl -m` markers come after them in the log), or at `deadline`.
+    fn sync(&self, _deadline: Instant) {}
 
     /// Events lost by the source, by cause (for status and `VIGIL_LOSS`).
     fn lost(&self) -> BTreeMap<String, u64> {

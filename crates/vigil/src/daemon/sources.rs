@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use super::source::{Delivery, EventSource};
 use super::uring::{UringPolicy, UringSource};
@@ -69,9 +70,9 @@ impl EventSource for KernelSources {
         self.main.run(deliver, stop)
     }
 
-    fn sync(&self) {
-        self.main.sync();
-        self.uring.sync();
+    fn sync(&self, deadline: Instant) {
+        self.main.sync(deadline);
+        self.uring.sync(deadline);
     }
 
     fn lost(&self) -> BTreeMap<String, u64> {

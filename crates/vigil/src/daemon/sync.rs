@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 /// How long a reader may deliver nothing before a sync stops waiting for it (a reader stuck
 /// in the kernel must not hang the control socket).
 const STALL: Duration = Duration::from_secs(2);
-/// The longest a sync waits for a reader that keeps delivering (a flood that outruns the
-/// reader never lets its pass end).
-const MAX_WAIT: Duration = Duration::from_mins(1);
+/// The longest a marker's sync waits, all sources together, for readers that keep delivering
+/// (a flood that outruns a reader never lets its pass end); well under the 30 s a `vigil ctl`
+/// client waits for its answer.
+pub const MAX_WAIT: Duration = Duration::from_secs(20);
 
 /// Shared by a source's reader loop and the threads that ask it to sync.
 #[derive(Default)]
@@ -50,9 +51,9 @@ impl SyncPoint {
     }
 
     /// Returns once a pass over the ring buffer begun after this call has ended, the reader
-    /// has ended, or the reader has delivered nothing for `STALL` (then, or after `MAX_WAIT`,
+    /// has ended, or the reader has delivered nothing for `STALL` (then, or at `deadline`,
     /// with a warning: the marker may precede some events).
-    pub fn wait(&self, source: &str) {
+    pub fn wait(&self, source: &str, deadline: Instant) {
         if self.ended() {
             return;
         }
@@ -67,7 +68,7 @@ impl SyncPoint {
                 seen = n;
                 last_moved = now;
             }
-            if now - last_moved >= STALL || now - start >= MAX_WAIT {
+            if now - last_moved >= STALL || now >= deadline {
                 log::warn!(
                     "sync with the {source} reader gave up after {:?}: a marker may precede \
                      some of its events",
@@ -103,7 +104,7 @@ mod tests {
             })
         };
         let t0 = Instant::now();
-        p.wait("test");
+        p.wait("test", Instant::now() + MAX_WAIT);
         assert_eq!(reader.join().unwrap(), 1);
         assert!(
             t0.elapsed() < STALL,
@@ -133,7 +134,7 @@ mod tests {
             })
         };
         std::thread::sleep(Duration::from_millis(50));
-        p.wait("test");
+        p.wait("test", Instant::now() + MAX_WAIT);
         assert!(
             p.done.load(Ordering::Acquire) >= 1,
             "returned before the serving pass"
@@ -145,12 +146,12 @@ mod tests {
     fn an_ended_or_stalled_reader_does_not_hang_the_waiter() {
         let p = SyncPoint::default();
         let t0 = Instant::now();
-        p.wait("test");
+        p.wait("test", Instant::now() + MAX_WAIT);
         let waited = t0.elapsed();
         assert!(waited >= STALL && waited < STALL * 3, "{waited:?}");
         p.end();
         let t0 = Instant::now();
-        p.wait("test");
+        p.wait("test", Instant::now() + MAX_WAIT);
         assert!(t0.elapsed() < Duration::from_millis(100));
     }
 }

@@ -272,12 +272,7 @@ impl UringSource {
             // Read under the lock, judge and write outside it: a blocked writer queue must
             // not hold up rule changes.
             if let Some(s) = locked(&self.service).as_mut() {
-                let sync = &self.sync;
-                let mut take = |raw| {
-                    ops.push(raw);
-                    sync.delivered();
-                };
-                s.poll(&mut take, &mut |d, keys, origin| {
+                s.poll(&mut |raw| ops.push(raw), &mut |d, keys, origin| {
                     denied.push((d.clone(), keys.to_vec(), origin.to_owned()));
                 });
             }
@@ -287,6 +282,7 @@ impl UringSource {
                 version = v;
             }
             for raw in ops.drain(..) {
+                self.sync.delivered();
                 self.counts.seen.fetch_add(1, Ordering::Relaxed);
                 let Some(f) = filter.as_mut() else { continue };
                 let sel = f.select(&event_input(&raw));
@@ -299,6 +295,7 @@ impl UringSource {
                 });
             }
             for (d, keys, origin) in denied.drain(..) {
+                self.sync.delivered();
                 self.counts.denials.fetch_add(1, Ordering::Relaxed);
                 denial(&|serial| convert::denial_event(&d, &clock, serial, &keys, &origin));
             }
@@ -308,9 +305,9 @@ impl UringSource {
     }
 
     /// Returns once every record in the ring buffer when called has been delivered.
-    pub fn sync(&self) {
+    pub fn sync(&self, deadline: Instant) {
         if self.loaded() {
-            self.sync.wait("io_uring");
+            self.sync.wait("io_uring", deadline);
         }
     }
 
