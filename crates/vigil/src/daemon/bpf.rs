@@ -233,7 +233,6 @@ impl EventSource for BpfSource {
             };
             refresh(&mut local, &mut version);
             reader.drain(|ev| {
-                self.sync.delivered();
                 if !kernel_logs(&ev) {
                     return;
                 }
@@ -295,7 +294,13 @@ impl EventSource for BpfSource {
     }
 
     fn sync(&self, deadline: Instant) {
-        self.sync.wait("BPF", deadline);
+        // Every delivered event counts as exactly one of these.
+        let s = &self.stats;
+        self.sync.wait("BPF", deadline, &|| {
+            s.judged_in_bpf.load(Ordering::Relaxed)
+                + s.judged_in_user_space.load(Ordering::Relaxed)
+                + s.unknown_generation.load(Ordering::Relaxed)
+        });
     }
 
     fn lost(&self) -> BTreeMap<String, u64> {

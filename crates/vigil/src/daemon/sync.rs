@@ -18,8 +18,6 @@ pub struct SyncPoint {
     /// Sync requests made / served (a pass over the ring buffer begun after the request).
     asked: AtomicU64,
     done: AtomicU64,
-    /// Events taken from the ring buffer so far: a sync waits while this moves.
-    delivered: AtomicU64,
     /// The reader loop has returned. Until then a sync waits for it, also before it started:
     /// events of a request made right after the daemon came up may already be in the ring.
     ended: AtomicBool,
@@ -36,11 +34,6 @@ impl SyncPoint {
         self.done.store(asked, Ordering::Release);
     }
 
-    /// Reader: one event taken from the ring buffer.
-    pub fn delivered(&self) {
-        self.delivered.fetch_add(1, Ordering::Relaxed);
-    }
-
     /// Reader: the loop has returned; syncs no longer wait.
     pub fn end(&self) {
         self.ended.store(true, Ordering::Release);
@@ -51,19 +44,20 @@ impl SyncPoint {
     }
 
     /// Returns once a pass over the ring buffer begun after this call has ended, the reader
-    /// has ended, or the reader has delivered nothing for `STALL` (then, or at `deadline`,
-    /// with a warning: the marker may precede some events).
-    pub fn wait(&self, source: &str, deadline: Instant) {
+    /// has ended, or `delivered` (the source's count of events delivered, which it keeps
+    /// anyway) has not moved for `STALL` (then, or at `deadline`, with a warning: the marker
+    /// may precede some events).
+    pub fn wait(&self, source: &str, deadline: Instant, delivered: &dyn Fn() -> u64) {
         if self.ended() {
             return;
         }
         let want = self.asked.fetch_add(1, Ordering::AcqRel) + 1;
         let start = Instant::now();
         let mut last_moved = start;
-        let mut seen = self.delivered.load(Ordering::Relaxed);
+        let mut seen = delivered();
         while self.done.load(Ordering::Acquire) < want && !self.ended() {
             let now = Instant::now();
-            let n = self.delivered.load(Ordering::Relaxed);
+            let n = delivered();
             if n != seen {
                 seen = n;
                 last_moved = now;
@@ -104,7 +98,7 @@ mod tests {
             })
         };
         let t0 = Instant::now();
-        p.wait("test", Instant::now() + MAX_WAIT);
+        p.wait("test", Instant::now() + MAX_WAIT, &|| 0);
         assert_eq!(reader.join().unwrap(), 1);
         assert!(
             t0.elapsed() < STALL,
@@ -116,14 +110,16 @@ mod tests {
     #[test]
     fn a_delivering_reader_is_waited_for_past_the_stall_limit() {
         let p = Arc::new(SyncPoint::default());
+        let delivered = Arc::new(AtomicU64::new(0));
         let reader = {
             let p = Arc::clone(&p);
+            let delivered = Arc::clone(&delivered);
             std::thread::spawn(move || {
                 // One long pass (a flood): it delivers for longer than STALL, then ends.
                 let asked = p.pass_begins();
                 let t0 = Instant::now();
                 while t0.elapsed() < STALL + Duration::from_millis(500) {
-                    p.delivered();
+                    delivered.fetch_add(1, Ordering::Relaxed);
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 p.pass_done(asked);
@@ -134,7 +130,9 @@ mod tests {
             })
         };
         std::thread::sleep(Duration::from_millis(50));
-        p.wait("test", Instant::now() + MAX_WAIT);
+        p.wait("test", Instant::now() + MAX_WAIT, &|| {
+            delivered.load(Ordering::Relaxed)
+        });
         assert!(
             p.done.load(Ordering::Acquire) >= 1,
             "returned before the serving pass"
@@ -146,12 +144,12 @@ mod tests {
     fn an_ended_or_stalled_reader_does_not_hang_the_waiter() {
         let p = SyncPoint::default();
         let t0 = Instant::now();
-        p.wait("test", Instant::now() + MAX_WAIT);
+        p.wait("test", Instant::now() + MAX_WAIT, &|| 0);
         let waited = t0.elapsed();
         assert!(waited >= STALL && waited < STALL * 3, "{waited:?}");
         p.end();
         let t0 = Instant::now();
-        p.wait("test", Instant::now() + MAX_WAIT);
+        p.wait("test", Instant::now() + MAX_WAIT, &|| 0);
         assert!(t0.elapsed() < Duration::from_millis(100));
     }
 }

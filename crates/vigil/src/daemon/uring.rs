@@ -282,7 +282,6 @@ impl UringSource {
                 version = v;
             }
             for raw in ops.drain(..) {
-                self.sync.delivered();
                 self.counts.seen.fetch_add(1, Ordering::Relaxed);
                 let Some(f) = filter.as_mut() else { continue };
                 let sel = f.select(&event_input(&raw));
@@ -295,7 +294,6 @@ impl UringSource {
                 });
             }
             for (d, keys, origin) in denied.drain(..) {
-                self.sync.delivered();
                 self.counts.denials.fetch_add(1, Ordering::Relaxed);
                 denial(&|serial| convert::denial_event(&d, &clock, serial, &keys, &origin));
             }
@@ -307,7 +305,10 @@ impl UringSource {
     /// Returns once every record in the ring buffer when called has been delivered.
     pub fn sync(&self, deadline: Instant) {
         if self.loaded() {
-            self.sync.wait("io_uring", deadline);
+            let c = &self.counts;
+            self.sync.wait("io_uring", deadline, &|| {
+                c.seen.load(Ordering::Relaxed) + c.denials.load(Ordering::Relaxed)
+            });
         }
     }
 
